@@ -1,0 +1,1 @@
+"""Data layer: IBM AML CSV and Patterns.txt formats, normalised Parquet, atomic writes."""

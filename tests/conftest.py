@@ -1,0 +1,35 @@
+"""Shared fixtures: small generated worlds (cached per session) and the shipped real sample."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+SAMPLE = ROOT / "data" / "ibm-aml-sample"
+DEV_PATTERNS = SAMPLE / "HI-Small_Patterns.dev.txt"
+
+
+@pytest.fixture(scope="session")
+def small_world(tmp_path_factory):
+    """A generated HI-Small-like world at scale 0.004 (~20k transactions), its Parquet form too."""
+    from blazingaml.generator import generate
+    from blazingaml.io.ibm_csv import convert_trans_csv
+
+    out = tmp_path_factory.mktemp("world")
+    files = generate(out, scale=0.004, seed=11)
+    convert_trans_csv(files.trans, out / "tx.parquet")
+    return files, out / "tx.parquet"
+
+
+@pytest.fixture(scope="session")
+def embedded_world(tmp_path_factory):
+    """A small generated world with the real dev attempts embedded."""
+    from blazingaml.generator import generate
+    from blazingaml.io.ibm_csv import convert_trans_csv
+
+    out = tmp_path_factory.mktemp("embedded")
+    files = generate(out, scale=0.01, seed=5, embed_patterns=DEV_PATTERNS)
+    convert_trans_csv(files.trans, out / "tx.parquet")
+    return files, out / "tx.parquet"

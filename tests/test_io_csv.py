@@ -1,0 +1,142 @@
+"""Trans.csv reading: exact format, round trips, and every kind of bad input."""
+
+from __future__ import annotations
+
+import csv
+
+import numpy as np
+import pyarrow.parquet as pq
+import pytest
+
+from blazingaml.errors import BadRowError, SchemaError
+from blazingaml.io.ibm_csv import convert_trans_csv, read_trans_csv
+from blazingaml.io.vocab import CURRENCIES, PAYMENT_FORMATS, TRANS_HEADER
+
+from .conftest import SAMPLE
+
+HEADER = ",".join(TRANS_HEADER)
+GOOD = [
+    "2022/09/01 00:20,010,8000EBD30,010,8000EBD30,3697.34,US Dollar,3697.34,US Dollar,Reinvestment,0",
+    "2022/09/01 00:20,03208,8000F4580,001,8000F5340,0.01,US Dollar,0.01,US Dollar,Cheque,0",
+    "2022/09/01 00:00,03209,8000F4670,03209,8000F4670,14675.57,US Dollar,14675.57,US Dollar,Reinvestment,0",
+    "2022/09/01 00:02,012,8000F5030,012,8000F5030,2806.97,US Dollar,2806.97,US Dollar,Reinvestment,1",
+]
+
+
+def write(tmp_path, lines, name="t_Trans.csv", header=HEADER, end="\n"):
+    path = tmp_path / name
+    path.write_text("\n".join([header, *lines]) + end if header is not None else "\n".join(lines) + end)
+    return path
+
+
+def test_reads_the_real_first_rows_exactly(tmp_path):
+    table, accounts = read_trans_csv(write(tmp_path, GOOD))
+    assert table.num_rows == 4
+    assert table["tx_id"].to_pylist() == [0, 1, 2, 3]
+    assert table["ts"].to_pylist()[0] == 1661991600  # 2022-09-01 00:20 UTC
+    # bank IDs keep their zero padding; accounts are (bank, account)
+    keys = [f"{b}:{a}" for b, a in zip(accounts["bank"].to_pylist(), accounts["account_id"].to_pylist())]
+    assert keys[:3] == ["010:8000EBD30", "03208:8000F4580", "001:8000F5340"]
+    src, dst = table["src"].to_pylist(), table["dst"].to_pylist()
+    assert src[0] == dst[0]  # self transfer
+    assert table["label"].to_pylist() == [0, 0, 0, 1]
+    assert table["payment_format"].to_pylist()[1] == PAYMENT_FORMATS.index("Cheque")
+    assert table["amount_paid"].to_pylist()[1] == pytest.approx(0.01)
+
+
+def test_shared_real_sample_converts(tmp_path):
+    """The 1,000 real rows shipped in the sample, put back into the IBM layout, convert intact."""
+    with open(SAMPLE / "transactions_sample.csv") as fh:
+        rows = list(csv.DictReader(fh))
+    lines = [",".join([r["timestamp"], r["from_bank_id"], r["from_account_id"], r["to_bank_id"], r["to_account_id"],
+                       r["amount_received"], r["receiving_currency"], r["amount_paid"], r["payment_currency"],
+                       r["payment_format"], r["is_laundering"]]) for r in rows]
+    out = tmp_path / "s.parquet"
+    summary = convert_trans_csv(write(tmp_path, lines), out)
+    assert summary.rows_kept == 1000 and summary.rows_rejected == 0
+    table = pq.read_table(out)
+    paid = np.array([float(r["amount_paid"]) for r in rows])
+    assert np.allclose(table["amount_paid"].to_numpy(), paid)
+    fmts = [PAYMENT_FORMATS[c] for c in table["payment_format"].to_pylist()]
+    assert fmts == [r["payment_format"] for r in rows]
+    curs = [CURRENCIES[c] for c in table["recv_currency"].to_pylist()]
+    assert curs == [r["receiving_currency"] for r in rows]
+
+
+def test_generated_file_round_trips(small_world):
+    files, parquet = small_world
+    table = pq.read_table(parquet)
+    with open(files.trans) as fh:
+        lines = fh.read().splitlines()
+    assert lines[0] == HEADER
+    assert table.num_rows == len(lines) - 1 == files.transactions
+    assert int(table["label"].to_numpy().sum()) == files.laundering
+    # reading in tiny blocks gives identical output (ids do not depend on block size)
+    from blazingaml.io.ibm_csv import TransactionReader
+    import pyarrow as pa
+    small_blocks = pa.concat_tables(list(TransactionReader(files.trans, block_bytes=4096)))
+    assert small_blocks.equals(table)
+
+
+BAD_CASES = [
+    ("2022/13/01 00:20,010,A,010,B,1.00,US Dollar,1.00,US Dollar,Cheque,0", "Timestamp", "timestamp not in"),
+    ("2022/09/01 00:20,010,A,010,B,abc,US Dollar,1.00,US Dollar,Cheque,0", "Amount Received", "not a number"),
+    ("2022/09/01 00:20,010,A,010,B,1.00,US Dollar,NaN,US Dollar,Cheque,0", "Amount Paid", "not a finite number"),
+    ("2022/09/01 00:20,010,A,010,B,-5.00,US Dollar,1.00,US Dollar,Cheque,0", "Amount Received", "negative amount"),
+    ("2022/09/01 00:20,010,A,010,B,1.00,Dogecoin,1.00,US Dollar,Cheque,0", "Receiving Currency", "unknown currency"),
+    ("2022/09/01 00:20,010,A,010,B,1.00,US Dollar,1.00,US Dollar,Telepathy,0", "Payment Format", "unknown payment format"),
+    ("2022/09/01 00:20,010,A,010,B,1.00,US Dollar,1.00,US Dollar,Cheque,7", "Is Laundering", "label must be 0 or 1"),
+    ("2022/09/01 00:20,,A,010,B,1.00,US Dollar,1.00,US Dollar,Cheque,0", "From Bank", "missing value"),
+]
+
+
+@pytest.mark.parametrize("line,column,reason", BAD_CASES)
+def test_bad_row_stops_with_file_line_column_value(tmp_path, line, column, reason):
+    path = write(tmp_path, [GOOD[0], line, GOOD[1]])
+    out = tmp_path / "o.parquet"
+    with pytest.raises(BadRowError) as err:
+        convert_trans_csv(path, out)
+    msg = str(err.value)
+    assert f"{path}:3:" in msg and column in msg and reason in msg
+    assert not out.exists()  # nothing half-written
+    assert not list(tmp_path.glob(".o.parquet*"))
+
+
+@pytest.mark.parametrize("line,column,reason", BAD_CASES)
+def test_skip_sets_bad_rows_aside_verbatim(tmp_path, line, column, reason):
+    path = write(tmp_path, [GOOD[0], line, GOOD[1]])
+    summary = convert_trans_csv(path, tmp_path / "o.parquet", on_bad_rows="skip")
+    assert summary.rows_kept == 2 and summary.rows_rejected == 1
+    with open(summary.rejects_path) as fh:
+        rejected = list(csv.DictReader(fh))
+    assert rejected == [{"line": "3", "reason": rejected[0]["reason"], "text": line}]
+    assert reason in rejected[0]["reason"]
+
+
+def test_wrong_field_count_and_truncated_last_line(tmp_path):
+    truncated = "2022/09/01 00:30,010,8000EBD30,010,8000E"
+    path = write(tmp_path, [GOOD[0], "2022/09/01 00:20,010,A,010,B,1.00", GOOD[1], truncated], end="")
+    with pytest.raises(BadRowError, match=r":3: .*expected 11 fields, found 6"):
+        convert_trans_csv(path, tmp_path / "o.parquet")
+    summary = convert_trans_csv(path, tmp_path / "o.parquet", on_bad_rows="skip")
+    assert summary.rows_kept == 2 and summary.rows_rejected == 2
+    with open(summary.rejects_path) as fh:
+        rejected = list(csv.DictReader(fh))
+    assert [r["line"] for r in rejected] == ["3", "5"]
+    assert rejected[1]["text"] == truncated
+
+
+def test_schema_errors(tmp_path):
+    with pytest.raises(SchemaError, match="empty"):
+        convert_trans_csv(write(tmp_path, [], header=None, end=""), tmp_path / "o.parquet")
+    missing = HEADER.replace(",Payment Format", "")
+    with pytest.raises(SchemaError, match="missing 'Payment Format'"):
+        convert_trans_csv(write(tmp_path, GOOD, header=missing), tmp_path / "o.parquet")
+    with pytest.raises(SchemaError, match="unexpected 'Extra'"):
+        convert_trans_csv(write(tmp_path, GOOD, header=HEADER + ",Extra"), tmp_path / "o.parquet")
+
+
+def test_unlabelled_file(tmp_path):
+    lines = [line.rsplit(",", 1)[0] for line in GOOD]
+    table, _ = read_trans_csv(write(tmp_path, lines, header=",".join(TRANS_HEADER[:-1])))
+    assert "label" not in table.column_names and table.num_rows == 4
