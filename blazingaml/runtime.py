@@ -1,0 +1,112 @@
+"""Feature runtime: compile patterns (AST -> IR -> passes -> backend) and mine features on a graph."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .errors import BlazingError, WorkLimitError
+from .graph import TemporalGraph
+from .ir import nodes as I
+from .ir.lower import lower
+from .ir.passes import optimize
+
+BACKENDS = ("numba", "reference", "cupy")
+MODES = ("closing", "participation")
+DEFAULT_MAX_WORK = 2_000_000
+
+
+@dataclass
+class CompiledPatterns:
+    """Patterns lowered and optimised, ready for a backend."""
+
+    programs: tuple          # plain IR programs, in the user's order (what the reference runs)
+    kernels: tuple           # optimised, fused kernels (what numba/cupy run)
+    columns: list            # output columns in the user's order
+    mode: str
+
+    @property
+    def names(self) -> list[str]:
+        return [p.name for p in self.programs]
+
+
+def compile_patterns(patterns, mode: str = "closing", stats=None, optimise: bool = True) -> CompiledPatterns:
+    """Lower checked AST patterns and run the optimiser passes."""
+    if mode not in MODES:
+        raise BlazingError(f"unknown feature mode '{mode}'", hint="choose closing or participation")
+    programs = tuple(lower(p) for p in patterns)
+    kernels = optimize(programs, mode=mode, stats=stats) if optimise else (I.Kernel(programs),)
+    columns = [c for p in programs for c in p.columns]
+    return CompiledPatterns(programs, kernels, columns, mode)
+
+
+def _column_positions(compiled: CompiledPatterns) -> dict[str, int]:
+    pos, col = {}, 0
+    for p in compiled.programs:
+        pos[p.name] = col
+        col += len(p.bins)
+    return pos
+
+
+def mine_graph(graph: TemporalGraph, compiled: CompiledPatterns, backend: str = "numba", threads: int | None = None,
+               max_work: int = DEFAULT_MAX_WORK, progress=None) -> np.ndarray:
+    """Feature matrix [m, len(columns)] (int32) in input-row order."""
+    if backend not in BACKENDS:
+        raise BlazingError(f"unknown backend '{backend}'", hint="choose numba, reference or cupy")
+    total = len(compiled.columns)
+    if graph.m == 0:
+        return np.zeros((0, total), np.int32)
+    if backend == "reference":
+        from .backends.reference import ReferenceInterpreter
+
+        per_edge = ReferenceInterpreter(graph, compiled.mode, max_work=max_work).run(compiled.programs)
+        return graph.to_input_order(per_edge)
+    if backend == "cupy":
+        from .backends.cupy_backend import run_kernels
+
+        per_edge = run_kernels(graph, compiled, max_work=max_work)
+    else:
+        per_edge = _run_numba(graph, compiled, threads, max_work, progress)
+    return graph.to_input_order(per_edge)
+
+
+def _run_numba(graph, compiled, threads, max_work, progress) -> np.ndarray:
+    import numba
+
+    from .backends.numba_codegen import graph_arrays, load_kernel
+    from .backends.sliding import sliding_counts
+    from .ir.passes.schedule import trigger_order
+
+    if threads:
+        numba.set_num_threads(min(int(threads), numba.config.NUMBA_NUM_THREADS))
+    nthreads = numba.get_num_threads()
+    positions = _column_positions(compiled)
+    out_all = np.zeros((graph.m, len(compiled.columns)), np.int32)
+    arrays = graph_arrays(graph)
+    for kernel in compiled.kernels:
+        fn, _ = load_kernel(kernel, compiled.mode)
+        width = sum(len(p.bins) for p in kernel.programs)
+        bins = np.concatenate([np.asarray(p.bins, np.float64) for p in kernel.programs])
+        out = np.zeros((graph.m, width), np.int32)
+        overflow = np.zeros(graph.m, np.int8)
+        stamp = np.zeros(graph.m if compiled.mode == "participation" else 1, np.int64)
+        hops = 66
+        scratch = [np.zeros((nthreads, hops), np.int64) for _ in range(4)]
+        sliding = sliding_counts(graph, kernel)
+        order = trigger_order(graph, kernel)
+        fn(order, *arrays, bins, out, overflow, stamp, max_work, *scratch, sliding)
+        if overflow.any():
+            first = int(np.flatnonzero(overflow)[0])
+            raise WorkLimitError(
+                f"a path stage in {', '.join(p.name for p in kernel.programs)} exceeded {max_work:,} steps for "
+                f"{int(overflow.sum()):,} trigger(s), first at tx_id {int(graph.tx_id[first])}",
+                hint="tighten the pattern (fewer hops, `increasing`, a shorter window) or raise --max-work")
+        col = 0
+        for p in kernel.programs:
+            k = len(p.bins)
+            out_all[:, positions[p.name]:positions[p.name] + k] = out[:, col:col + k]
+            col += k
+        if progress is not None:
+            progress(len(kernel.programs))
+    return out_all

@@ -1,0 +1,228 @@
+"""Static checks: every name bound before use, stage order, types, units, explosion bounds."""
+
+from __future__ import annotations
+
+from blazingaml.io.vocab import CURRENCIES, PAYMENT_FORMATS
+
+from . import ast as A
+from .errors import PatternError
+
+NODE, EDGE, SET, PATH, NUM, BOOL, STR, CURRENCY, FORMAT, BANK = (
+    "node", "edge", "set", "path", "number", "condition", "string", "currency", "payment format", "bank")
+
+NODE_ATTRS = {"bank": BANK}
+EDGE_ATTRS = {
+    "ts": NUM, "amount_paid": NUM, "amount_received": NUM, "currency_paid": CURRENCY,
+    "currency_received": CURRENCY, "format": FORMAT, "src": NODE, "dst": NODE,
+}
+MAX_NESTED_LOOPS = 3
+MAX_UNORDERED_HOPS = 12
+MAX_HOPS = 64
+RESERVED = {"edge", "hop"}
+
+
+class _Checker:
+    def __init__(self, pattern: A.Pattern, text: str | None):
+        self.p, self.text = pattern, text
+
+    def fail(self, message: str, pos: A.Pos, hint: str | None = None):
+        raise PatternError(message, self.p.source, pos.line, pos.column, self.text, hint)
+
+    # ------------------------------------------------------------------ expressions
+    def type_of(self, e: A.Expr, scope: dict) -> str:
+        if isinstance(e, (A.Number, A.Duration)):
+            return NUM
+        if isinstance(e, A.String):
+            return STR
+        if isinstance(e, A.Name):
+            if e.name not in scope:
+                self.fail(f"undefined name `{e.name}`", e.pos, hint=self._bind_hint(e.name, scope))
+            kind = scope[e.name]
+            return NUM if kind == "hop" else kind
+        if isinstance(e, A.Attribute):
+            if e.target not in scope:
+                self.fail(f"undefined name `{e.target}`", e.pos, hint=self._bind_hint(e.target, scope))
+            kind = scope[e.target]
+            table = {NODE: NODE_ATTRS, EDGE: EDGE_ATTRS}.get(kind)
+            if table is None:
+                self.fail(f"`{e.target}` is a {kind}; only nodes and edges have attributes", e.pos)
+            if e.attr not in table:
+                self.fail(f"{kind} `{e.target}` has no attribute `{e.attr}`", e.pos,
+                          hint=f"{kind} attributes: " + ", ".join(sorted(table)))
+            return table[e.attr]
+        if isinstance(e, A.Call):
+            t = self.type_of(e.arg, scope)
+            want = {"size": SET, "length": PATH, "abs": NUM}.get(e.func)
+            if want is None:
+                self.fail(f"unknown function `{e.func}`", e.pos, hint="functions: size(SET), length(PATH), abs(x)")
+            if t != want:
+                self.fail(f"{e.func}() takes a {want}, got a {t}", e.pos)
+            if e.func in ("size", "length") and not isinstance(e.arg, A.Name):
+                self.fail(f"{e.func}() takes the name of a stage", e.pos)
+            return NUM
+        if isinstance(e, A.Unary):
+            t = self.type_of(e.operand, scope)
+            want = BOOL if e.op == "not" else NUM
+            if t != want:
+                self.fail(f"`{e.op}` needs a {want}, got a {t}", e.pos)
+            return want
+        if isinstance(e, A.Member):
+            if self.type_of(e.element, scope) != NODE:
+                self.fail("only nodes can be tested with `in`", e.pos)
+            if scope.get(e.set_name) != SET:
+                self.fail(f"`{e.set_name}` is not a set stage defined before this point", e.pos,
+                          hint="define it with `stage NAME = nodes x in ...` earlier in the pattern")
+            return BOOL
+        if isinstance(e, A.Binary):
+            lt, rt = self.type_of(e.left, scope), self.type_of(e.right, scope)
+            if e.op in ("and", "or"):
+                if lt != BOOL or rt != BOOL:
+                    self.fail(f"`{e.op}` joins conditions, got a {lt if lt != BOOL else rt}", e.pos)
+                return BOOL
+            if e.op in ("+", "-", "*", "/"):
+                if lt != NUM or rt != NUM:
+                    self.fail(f"`{e.op}` needs numbers, got a {lt} and a {rt}", e.pos)
+                return NUM
+            # comparisons
+            if e.op in ("<", "<=", ">", ">="):
+                if lt != NUM or rt != NUM:
+                    self.fail(f"`{e.op}` compares numbers, got a {lt} and a {rt}", e.pos,
+                              hint="nodes and edges can only be compared with == and !=")
+                return BOOL
+            for side, other, other_e in ((lt, rt, e.right), (rt, lt, e.left)):
+                if side in (CURRENCY, FORMAT) and other == STR:
+                    vocab = CURRENCIES if side == CURRENCY else PAYMENT_FORMATS
+                    if other_e.value not in vocab:
+                        self.fail(f"unknown {side} \"{other_e.value}\"", other_e.pos, hint="known: " + ", ".join(vocab))
+                    return BOOL
+            if lt != rt or lt in (STR, SET, PATH):
+                self.fail(f"cannot compare a {lt} with a {rt}", e.pos)
+            return BOOL
+        raise AssertionError(f"unknown expression {e!r}")
+
+    def condition(self, e: A.Expr | None, scope: dict, what: str):
+        if e is not None and self.type_of(e, scope) != BOOL:
+            self.fail(f"the {what} must be a condition (a comparison), not a number", e.pos,
+                      hint="for example: size(mids) >= 2")
+
+    def _bind_hint(self, name: str, scope: dict) -> str:
+        known = ", ".join(sorted(k for k in scope if k not in RESERVED)) or "none"
+        return f"bind `{name}` in an earlier stage (names bound here: {known})"
+
+    def bind(self, scope: dict, name: str, kind: str, pos: A.Pos):
+        if name in scope:
+            self.fail(f"`{name}` is already bound", pos, hint="each node, edge and stage needs its own name")
+        if name in RESERVED:
+            self.fail(f"`{name}` is reserved inside path conditions", pos)
+        scope[name] = kind
+
+    # ------------------------------------------------------------------ statements
+    def run(self):
+        p = self.p
+        if p.window_seconds <= 0:
+            self.fail("the window must be longer than zero", p.pos)
+        t = p.trigger
+        scope: dict = {}
+        self.bind(scope, t.src, NODE, t.pos)
+        self.bind(scope, t.dst, NODE, t.pos)
+        self.bind(scope, t.edge, EDGE, t.pos)
+        self.condition(t.where, scope, "trigger condition")
+        names = set()
+        for case in p.cases:
+            if case.name in names:
+                self.fail(f"case `{case.name}` appears twice", case.pos)
+            names.add(case.name)
+            self.case(case, dict(scope))
+
+    def case(self, case: A.Case, scope: dict):
+        stmts = case.stmts
+        if not stmts or not isinstance(stmts[-1], A.Emit):
+            pos = stmts[-1].pos if stmts else case.pos
+            self.fail("every pattern (and every case) ends with `emit`", pos,
+                      hint="for example: emit size(mids) when size(mids) >= 2")
+        loops = 0
+        paths = []
+        for s in stmts:
+            if isinstance(s, A.Emit) and s is not stmts[-1]:
+                self.fail("`emit` must be the last statement", s.pos)
+            if isinstance(s, A.For):
+                loops += 1
+                if loops > MAX_NESTED_LOOPS:
+                    self.fail(f"more than {MAX_NESTED_LOOPS} nested `for` stages would explode on hub accounts", s.pos,
+                              hint="use a set stage (`stage S = nodes x in ...`) and size(S) instead of another loop")
+                self.node(scope, s.owner, s.pos)
+                self.bind(scope, s.var, NODE, s.pos)
+                if s.edge:
+                    self.bind(scope, s.edge, EDGE, s.pos)
+                self.condition(s.where, scope, "`where` condition")
+            elif isinstance(s, A.Stage):
+                self.stage(s, scope)
+            elif isinstance(s, A.PathStage):
+                self.path(s, scope)
+                paths.append(s.name)
+            elif isinstance(s, A.Require):
+                self.condition(s.cond, scope, "`require` condition")
+            elif isinstance(s, A.Emit):
+                if self.type_of(s.value, scope) != NUM:
+                    self.fail("`emit` needs a number (the instance size that picks the bin)", s.value.pos)
+                self.condition(s.when, scope, "`when` condition")
+                if len(paths) > 1:
+                    self.fail("at most one path stage per pattern case", s.pos)
+
+    def node(self, scope: dict, name: str, pos: A.Pos):
+        if name not in scope:
+            self.fail(f"undefined node `{name}`", pos, hint=self._bind_hint(name, scope))
+        if scope[name] != NODE:
+            self.fail(f"`{name}` is a {scope[name]}, not a node", pos)
+
+    def stage(self, s: A.Stage, scope: dict):
+        inner = dict(scope)
+        self.bind(inner, s.var, NODE, s.pos)
+        if s.kind == "edges":
+            term = s.terms[0]
+            if len(s.terms) > 1 or len(term.positive) > 1 or term.negative or \
+                    not isinstance(term.positive[0], A.NeighbourAtom):
+                self.fail("an `edges` stage counts the window edges of one neighbourhood, like `b.in`", s.pos,
+                          hint="use `nodes` for intersections, unions and differences")
+        binds_edges = False
+        for term in s.terms:
+            if not any(isinstance(a, A.NeighbourAtom) for a in term.positive):
+                self.fail("each part of a set expression needs a neighbourhood like `a.out` to enumerate", s.pos,
+                          hint="write `x in a.out & S`, not `x in S` alone")
+            for atom in term.positive + term.negative:
+                if isinstance(atom, A.NeighbourAtom):
+                    self.node(scope, atom.owner, atom.pos)
+                    if atom.edge:
+                        if atom in term.negative:
+                            self.fail("a subtracted neighbourhood cannot bind an edge", atom.pos)
+                        self.bind(inner, atom.edge, EDGE, atom.pos)
+                        binds_edges = True
+                else:
+                    if scope.get(atom.name) != SET:
+                        self.fail(f"`{atom.name}` is not a set stage defined before this point", atom.pos,
+                                  hint="stages can only use sets defined above them")
+        if binds_edges and len(s.terms) > 1:
+            self.fail("edges can be named (`as e`) only in an intersection, not in a union", s.pos)
+        self.condition(s.where, inner, "`where` condition")
+        self.bind(scope, s.name, SET, s.pos)
+
+    def path(self, s: A.PathStage, scope: dict):
+        self.node(scope, s.start, s.pos)
+        self.node(scope, s.end, s.pos)
+        if s.min_hops < 1 or s.max_hops < s.min_hops:
+            self.fail(f"bad hop range {s.min_hops}..{s.max_hops}", s.pos, hint="for example: hops 1..9")
+        if s.max_hops > MAX_HOPS:
+            self.fail(f"paths longer than {MAX_HOPS} hops are not supported", s.pos)
+        if not s.increasing and s.max_hops > MAX_UNORDERED_HOPS:
+            self.fail(f"paths of up to {s.max_hops} hops in any time order would explode", s.pos,
+                      hint=f"add `increasing` (time-respecting paths) or keep hops <= {MAX_UNORDERED_HOPS}")
+        inner = dict(scope)
+        inner["edge"] = EDGE
+        inner["hop"] = "hop"
+        self.condition(s.where, inner, "path condition")
+        self.bind(scope, s.name, PATH, s.pos)
+
+
+def check_pattern(pattern: A.Pattern, text: str | None = None) -> None:
+    """Raise PatternError at the first static mistake in `pattern`."""
+    _Checker(pattern, text).run()

@@ -1,0 +1,23 @@
+"""Pattern-file errors with file:line:column, the offending line, a caret and a hint."""
+
+from __future__ import annotations
+
+from blazingaml.errors import BlazingError
+
+
+class PatternError(BlazingError):
+    """A pattern is well-formed text but wrong (undefined name, bad type, would explode, ...)."""
+
+    def __init__(self, message: str, source: str = "<pattern>", line: int = 0, column: int = 0,
+                 text: str | None = None, hint: str | None = None):
+        self.source, self.line, self.column, self.message = source, line, column, message
+        where = f"{source}:{line}:{column}" if line else source
+        detail = f"{where}: {message}"
+        if text is not None and line:
+            src_line = text.splitlines()[line - 1] if line - 1 < len(text.splitlines()) else ""
+            detail += f"\n    {src_line}\n    {' ' * max(column - 1, 0)}^"
+        super().__init__(detail, hint=hint)
+
+
+class PatternSyntaxError(PatternError):
+    """The text does not follow the grammar."""
