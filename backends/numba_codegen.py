@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import sys
 from pathlib import Path
 
 from blazingaml.ir import nodes as I
@@ -629,7 +630,12 @@ def load_kernel(kernel: I.Kernel, mode: str = "closing"):
         tmp = path.with_suffix(f".{os.getpid()}.tmp")
         tmp.write_text(source)
         os.replace(tmp, path)
-    spec = importlib.util.spec_from_file_location(f"blazingaml_kernel_{digest}", path)
+    name = f"blazingaml_kernel_{digest}"
+    if name in sys.modules:
+        return sys.modules[name].kernel, source
+    spec = importlib.util.spec_from_file_location(name, path)
     module = importlib.util.module_from_spec(spec)
+    # Registered before execution: Numba's disk cache re-imports the module by this name.
+    sys.modules[name] = module
     spec.loader.exec_module(module)
     return module.kernel, source

@@ -9,7 +9,7 @@ import numba
 import numpy as np
 
 
-@numba.njit(inline="always", nogil=True, cache=True)
+@numba.njit(nogil=True, cache=True)
 def ts_lower(ts, lo, hi, bound, inclusive):
     """First position p in [lo, hi) with ts[p] >= bound (inclusive) or ts[p] > bound."""
     while lo < hi:
@@ -21,7 +21,7 @@ def ts_lower(ts, lo, hi, bound, inclusive):
     return lo
 
 
-@numba.njit(inline="always", nogil=True, cache=True)
+@numba.njit(nogil=True, cache=True)
 def ns_first(nbr, ts, lo, hi, x, bound, inclusive):
     """First position in the neighbour-sorted slice with (nbr, ts) >= (x, bound) (or ts > bound)."""
     while lo < hi:
@@ -34,14 +34,14 @@ def ns_first(nbr, ts, lo, hi, x, bound, inclusive):
     return lo
 
 
-@numba.njit(inline="always", nogil=True, cache=True)
+@numba.njit(nogil=True, cache=True)
 def has_window_edge(ns_nbr, ns_ts, ns_edge, lo, hi, x, bound, inclusive, trigger):
     """Is there an edge to x with ts in the window that does not come after the trigger?"""
     q = ns_first(ns_nbr, ns_ts, lo, hi, x, bound, inclusive)
     return q < hi and ns_nbr[q] == x and ns_edge[q] <= trigger
 
 
-@numba.njit(inline="always", nogil=True, cache=True)
+@numba.njit(nogil=True, cache=True)
 def bin_index(value, bins):
     """GFP binning: the first edge >= value; the last bin takes everything from its edge up."""
     last = bins.shape[0] - 1

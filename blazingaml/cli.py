@@ -124,6 +124,10 @@ def build_parser() -> argparse.ArgumentParser:
     _add_common(p)
     COMMANDS["info"] = cmd_info
 
+    from . import cli_patterns
+
+    cli_patterns.register(sub, COMMANDS, _add_common)
+
     return parser
 
 

@@ -1,0 +1,38 @@
+"""Hypothesis strategies: small temporal multigraphs with ties, self-loops and parallel edges."""
+
+from __future__ import annotations
+
+import numpy as np
+from hypothesis import strategies as st
+
+from blazingaml.graph import TemporalGraph
+
+BASE_TS = 1_662_000_000  # a realistic epoch (snapml treats timestamp 0 as a sentinel)
+
+
+@st.composite
+def temporal_graphs(draw, max_nodes=7, max_edges=28, step=3600, slots=60, distinct_times=False):
+    """Graphs whose timestamps fall on `slots` multiples of `step` seconds (so windows of hours to
+    days cut through them), in random input order."""
+    n = draw(st.integers(2, max_nodes))
+    m = draw(st.integers(1, max_edges))
+    src = draw(st.lists(st.integers(0, n - 1), min_size=m, max_size=m))
+    dst = draw(st.lists(st.integers(0, n - 1), min_size=m, max_size=m))
+    if distinct_times:
+        slots_used = draw(st.lists(st.integers(0, slots * 4), min_size=m, max_size=m, unique=True))
+        ts = [BASE_TS + s * step // 4 for s in slots_used]
+    else:
+        ts = [BASE_TS + s * step for s in draw(st.lists(st.integers(0, slots), min_size=m, max_size=m))]
+    return np.array(src), np.array(dst), np.array(ts, dtype=np.int64), n
+
+
+def build(g) -> TemporalGraph:
+    src, dst, ts, n = g
+    rng = np.random.default_rng(len(src))
+    m = len(src)
+    return TemporalGraph.from_arrays(
+        src, dst, ts, n=n,
+        amount_paid=rng.uniform(10, 1000, m).round(2), amount_received=rng.uniform(10, 1000, m).round(2),
+        pay_currency=rng.integers(0, 3, m), recv_currency=rng.integers(0, 3, m),
+        payment_format=rng.choice([0, 2, 2, 2], m), bank=rng.integers(0, 3, n),
+    )
