@@ -136,6 +136,10 @@ class _Checker:
 
     def case(self, case: A.Case, scope: dict):
         stmts = case.stmts
+        for s in stmts[:-1]:
+            if isinstance(s, A.Emit):
+                self.fail("`emit` must be the last statement", s.pos,
+                          hint="a pattern (or case) has one emit, after its stages")
         if not stmts or not isinstance(stmts[-1], A.Emit):
             pos = stmts[-1].pos if stmts else case.pos
             self.fail("every pattern (and every case) ends with `emit`", pos,

@@ -14,7 +14,8 @@ class PatternError(BlazingError):
         where = f"{source}:{line}:{column}" if line else source
         detail = f"{where}: {message}"
         if text is not None and line:
-            src_line = text.splitlines()[line - 1] if line - 1 < len(text.splitlines()) else ""
+            lines = text.split("\n")  # lark counts lines by \n only
+            src_line = lines[line - 1].rstrip("\r") if line - 1 < len(lines) else ""
             detail += f"\n    {src_line}\n    {' ' * max(column - 1, 0)}^"
         super().__init__(detail, hint=hint)
 

@@ -263,7 +263,7 @@ def _syntax_error(exc: UnexpectedInput, source: str, text: str) -> PatternSyntax
         return PatternSyntaxError("the file ends in the middle of a pattern", source, line, column, text,
                                   hint="expected " + ", ".join(expected[:6]) if expected else None)
     if isinstance(exc, UnexpectedCharacters):
-        char = text.splitlines()[line - 1][column - 1] if line else "?"
+        char = getattr(exc, "char", None) or "?"
         hint = "strings use double quotes" if char == "'" else "names are letters, digits and _; comments start with #"
         return PatternSyntaxError(f"unexpected character {char!r}", source, line, column, text, hint=hint)
     token = exc.token
