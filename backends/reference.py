@@ -51,6 +51,7 @@ class ReferenceInterpreter:
         if mode not in MODES:
             raise ValueError(f"mode must be one of {MODES}")
         self.g, self.mode, self.max_work = graph, mode, max_work
+        self.collect: list | None = None
 
     # ------------------------------------------------------------------ expressions
     def value(self, e, env: dict, tr: _Trigger):
@@ -255,8 +256,9 @@ class ReferenceInterpreter:
         elif isinstance(op, I.Emit):
             if not self.truth(op.when, env, tr):
                 return
-            b = col0 + bin_index(self.value(op.value, env, tr), tr.prog.bins)
-            if self.mode == "closing":
+            value = self.value(op.value, env, tr)
+            b = col0 + bin_index(value, tr.prog.bins)
+            if self.mode == "closing" and self.collect is None:
                 out[tr.e, b] += 1
                 return
             members = set(credited) | {tr.e}
@@ -264,25 +266,43 @@ class ReferenceInterpreter:
             for name, (stage, items) in env["#credit"].items():
                 if name in used:
                     members |= items if stage == "edges" else self._set_edges(stage, items, env, tr)
+            if self.collect is not None:
+                self.collect.append({"pattern": tr.prog.name, "case": env["#case"], "value": float(value),
+                                     "edges": sorted(int(f) for f in members)})
+            if self.mode == "closing":
+                out[tr.e, b] += 1
+                return
             for f in members:
                 out[f, b] += 1
         else:
             raise TypeError(op)
 
-    def run(self, programs) -> np.ndarray:
-        """Feature matrix [m, total bins] in edge-number order."""
+    def instances(self, programs, triggers) -> list[dict]:
+        """The pattern instances each given trigger edge closes, with their member edges."""
+        found: list[dict] = []
+        for e in triggers:
+            self.collect = []
+            self.run(programs, edges=[int(e)])
+            for inst in self.collect:
+                inst["trigger"] = int(e)
+            found.extend(self.collect)
+        self.collect = None
+        return found
+
+    def run(self, programs, edges=None) -> np.ndarray:
+        """Feature matrix [m, total bins] in edge-number order (triggers: `edges`, default all)."""
         g = self.g
         total = sum(len(p.bins) for p in programs)
         out = np.zeros((g.m, total), dtype=np.int32)
         col0 = 0
         for prog in programs:
-            for e in range(g.m):
+            for e in (range(g.m) if edges is None else edges):
                 tr = _Trigger(g, prog, e)
                 env = {prog.trigger_src: int(g.src[e]), prog.trigger_dst: int(g.dst[e]), prog.trigger_edge: e,
                        "#size": {}, "#length": {}, "#sets": {}, "#credit": {}}
                 if not self.truth(prog.trigger_filter, env, tr):
                     continue
                 for case in prog.cases:
-                    self.run_ops(case.ops, env, tr, frozenset({e}), out, col0)
+                    self.run_ops(case.ops, {**env, "#case": case.name}, tr, frozenset({e}), out, col0)
             col0 += len(prog.bins)
         return out

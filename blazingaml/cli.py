@@ -124,9 +124,10 @@ def build_parser() -> argparse.ArgumentParser:
     _add_common(p)
     COMMANDS["info"] = cmd_info
 
-    from . import cli_patterns
+    from . import cli_patterns, cli_pipeline
 
     cli_patterns.register(sub, COMMANDS, _add_common)
+    cli_pipeline.register(sub, COMMANDS, _add_common)
 
     return parser
 

@@ -1,0 +1,165 @@
+"""Scorers: one small protocol (fit, predict_proba, save, load, describe) and its implementations.
+
+Models persist as a directory: the booster's own text format plus `model.json` (feature schema,
+pattern hashes, windows, threshold, library versions). Loading never unpickles anything.
+"""
+
+from __future__ import annotations
+
+import json
+import platform
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+import pandas as pd
+
+from ..errors import ModelError, require
+from ..io.atomic import write_text_atomic
+
+MODEL_KINDS = ("gbt", "xgboost")
+
+
+class Scorer(Protocol):
+    kind: str
+
+    def fit(self, X: pd.DataFrame, y: np.ndarray) -> "Scorer": ...
+    def predict_proba(self, X: pd.DataFrame) -> np.ndarray: ...
+    def save(self, directory: Path) -> None: ...
+    def describe(self) -> dict: ...
+
+
+def _imbalance_weight(y: np.ndarray) -> float:
+    pos = max(int(y.sum()), 1)
+    return float(np.sqrt(max(len(y) - pos, 1) / pos))
+
+
+class LightGBMScorer:
+    """Gradient-boosted trees (LightGBM), positives up-weighted by sqrt(negatives/positives)."""
+
+    kind = "gbt"
+    FILE = "booster.txt"
+
+    def __init__(self, booster=None, params: dict | None = None, threads: int = 2, seed: int = 0):
+        self.booster = booster
+        self.params = params or {
+            "objective": "binary", "learning_rate": 0.05, "num_leaves": 63, "min_child_samples": 20,
+            "feature_fraction": 0.9, "bagging_fraction": 0.9, "bagging_freq": 1, "lambda_l2": 1.0,
+            "num_threads": threads, "seed": seed, "deterministic": True, "verbose": -1,
+        }
+        self.rounds = 300
+
+    def fit(self, X: pd.DataFrame, y: np.ndarray) -> "LightGBMScorer":
+        import lightgbm as lgb
+
+        params = dict(self.params, scale_pos_weight=_imbalance_weight(y))
+        self.booster = lgb.train(params, lgb.Dataset(X, label=y, free_raw_data=True), num_boost_round=self.rounds)
+        return self
+
+    def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
+        return self.booster.predict(X)
+
+    def save(self, directory: Path) -> None:
+        write_text_atomic(directory / self.FILE, self.booster.model_to_string())
+
+    @classmethod
+    def load(cls, directory: Path) -> "LightGBMScorer":
+        import lightgbm as lgb
+
+        return cls(lgb.Booster(model_str=(directory / cls.FILE).read_text()))
+
+    def importance(self, names: list[str]) -> dict:
+        gain = self.booster.feature_importance("gain")
+        return dict(zip(names, map(float, gain)))
+
+    def describe(self) -> dict:
+        import lightgbm
+
+        return {"kind": self.kind, "library": "lightgbm", "version": lightgbm.__version__, "rounds": self.rounds}
+
+
+class XGBoostScorer:
+    """XGBoost `hist` trees (the paper's classifier); optional dependency."""
+
+    kind = "xgboost"
+    FILE = "booster.json"
+
+    def __init__(self, booster=None, threads: int = 2, seed: int = 0):
+        self.booster = booster
+        self.threads, self.seed = threads, seed
+
+    def fit(self, X, y):
+        xgb = require("xgboost", "xgboost")
+        dtrain = xgb.DMatrix(X, label=y)
+        params = {"objective": "binary:logistic", "tree_method": "hist", "max_depth": 8, "eta": 0.1,
+                  "scale_pos_weight": _imbalance_weight(y), "nthread": self.threads, "seed": self.seed}
+        self.booster = xgb.train(params, dtrain, num_boost_round=200)
+        return self
+
+    def predict_proba(self, X):
+        xgb = require("xgboost", "xgboost")
+        return self.booster.predict(xgb.DMatrix(X))
+
+    def save(self, directory: Path) -> None:
+        self.booster.save_model(str(directory / self.FILE))
+
+    @classmethod
+    def load(cls, directory: Path) -> "XGBoostScorer":
+        xgb = require("xgboost", "xgboost")
+        booster = xgb.Booster()
+        booster.load_model(str(directory / cls.FILE))
+        return cls(booster)
+
+    def importance(self, names):
+        scores = self.booster.get_score(importance_type="gain")
+        return {n: float(scores.get(n, 0.0)) for n in names}
+
+    def describe(self) -> dict:
+        xgb = require("xgboost", "xgboost")
+        return {"kind": self.kind, "library": "xgboost", "version": xgb.__version__}
+
+
+def make_scorer(kind: str, threads: int = 2, seed: int = 0):
+    if kind == "gbt":
+        return LightGBMScorer(threads=threads, seed=seed)
+    if kind == "xgboost":
+        require("xgboost", "xgboost")
+        return XGBoostScorer(threads=threads, seed=seed)
+    raise ModelError(f"unknown model kind '{kind}'", hint="choose one of: " + ", ".join(MODEL_KINDS))
+
+
+def save_model(directory, scorer, metadata: dict) -> Path:
+    """Write the booster and model.json (feature schema, pattern hashes, threshold, versions)."""
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    scorer.save(directory)
+    meta = dict(metadata)
+    meta["scorer"] = scorer.describe()
+    meta["python"] = platform.python_version()
+    write_text_atomic(directory / "model.json", json.dumps(meta, indent=2, sort_keys=True))
+    return directory
+
+
+def load_model(directory):
+    """(scorer, metadata) from a model directory; never unpickles."""
+    directory = Path(directory)
+    meta_path = directory / "model.json"
+    if not meta_path.exists():
+        raise ModelError(f"{directory}: not a model directory (no model.json)",
+                         hint="create one with 'blazingaml train ... --out DIR'")
+    try:
+        meta = json.loads(meta_path.read_text())
+    except json.JSONDecodeError as exc:
+        raise ModelError(f"{meta_path}: corrupt model metadata ({exc.msg})") from None
+    kind = meta.get("scorer", {}).get("kind")
+    cls = {"gbt": LightGBMScorer, "xgboost": XGBoostScorer}.get(kind)
+    if cls is None:
+        raise ModelError(f"{meta_path}: unknown scorer kind {kind!r}")
+    if not (directory / cls.FILE).exists():
+        raise ModelError(f"{directory}: booster file {cls.FILE} is missing")
+    try:
+        return cls.load(directory), meta
+    except ModelError:
+        raise
+    except Exception as exc:  # the booster libraries raise their own error types
+        raise ModelError(f"{directory}: the booster cannot be loaded ({exc})") from None

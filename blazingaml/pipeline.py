@@ -1,0 +1,345 @@
+"""Detection pipeline: feature tables, training, batch scoring with explanations, evaluation."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+
+from . import __version__
+from .errors import BlazingError, ModelError
+from .features import mine_table
+from .graph import TemporalGraph
+from .io.vocab import CURRENCIES, PAYMENT_FORMATS, TYPOLOGIES
+from .models import load_model, make_scorer, save_model
+from .progress import log
+
+RAW_FEATURES = ["log_amount_paid", "log_amount_received", "pay_currency", "recv_currency", "payment_format",
+                "hour", "weekday", "cross_currency", "cross_bank", "self_transfer"]
+# Ablation groups of the paper (Table 2), then our typology library.
+GFP_GROUPS = [("fan", ("fan_in", "fan_out")), ("degree", ("degree_in", "degree_out")),
+              ("cycle", ("temporal_cycle", "simple_cycle")), ("scatter-gather", ("scatter_gather",))]
+
+
+def raw_features(table: pa.Table, graph: TemporalGraph | None = None) -> pd.DataFrame:
+    """Per-transaction features needing no graph mining (account IDs are not features)."""
+    ts = table.column("ts").to_numpy()
+    src, dst = table.column("src").to_numpy(), table.column("dst").to_numpy()
+    pay, recv = table.column("pay_currency").to_numpy(), table.column("recv_currency").to_numpy()
+    bank = graph.bank if graph is not None else np.zeros(int(max(src.max(initial=0), dst.max(initial=0))) + 1, np.int32)
+    return pd.DataFrame({
+        "log_amount_paid": np.log1p(table.column("amount_paid").to_numpy()),
+        "log_amount_received": np.log1p(table.column("amount_received").to_numpy()),
+        "pay_currency": pay.astype(np.int16), "recv_currency": recv.astype(np.int16),
+        "payment_format": table.column("payment_format").to_numpy().astype(np.int16),
+        "hour": ((ts // 3600) % 24).astype(np.int16), "weekday": (((ts // 86400) + 4) % 7).astype(np.int16),
+        "cross_currency": (pay != recv).astype(np.int8), "cross_bank": (bank[src] != bank[dst]).astype(np.int8),
+        "self_transfer": (src == dst).astype(np.int8),
+    })
+
+
+def pattern_hashes(patterns) -> dict:
+    """Identity of each pattern's meaning (its checked AST), for model/data compatibility checks."""
+    from .ir.lower import lower
+
+    return {p.name: lower(p).digest() for p in patterns}
+
+
+@dataclass
+class FeatureTable:
+    frame: pd.DataFrame          # raw + pattern features, input order
+    labels: np.ndarray | None
+    ts: np.ndarray
+    pattern_columns: list = field(default_factory=list)
+    mining_seconds: float = 0.0
+    graph: TemporalGraph | None = None
+
+
+def build_features(table: pa.Table, accounts, patterns, backend="numba", threads=None, mode="closing") -> FeatureTable:
+    graph = TemporalGraph.from_table(table, accounts)
+    raw = raw_features(table, graph)
+    if patterns:
+        mined = mine_table(table, accounts, patterns, backend=backend, mode=mode, threads=threads, graph=graph)
+        feats = mined.table.drop(["tx_id"]).to_pandas()
+        frame = pd.concat([raw, feats], axis=1)
+        cols, seconds = list(feats.columns), mined.seconds
+    else:
+        frame, cols, seconds = raw, [], 0.0
+    labels = table.column("label").to_numpy() if "label" in table.column_names else None
+    return FeatureTable(frame, labels, table.column("ts").to_numpy(), cols, seconds, graph)
+
+
+def time_split(ts: np.ndarray, tx_id: np.ndarray | None, fractions) -> list[np.ndarray]:
+    """Row indices of consecutive periods by (time, input order), e.g. [0.8, 0.2]."""
+    order = np.lexsort((np.arange(len(ts)) if tx_id is None else tx_id, ts))
+    cuts = np.cumsum([int(round(f * len(ts))) for f in fractions[:-1]])
+    return np.split(order, cuts)
+
+
+def f1_at(y, p, threshold) -> dict:
+    pred = p >= threshold
+    tp = int((pred & (y == 1)).sum())
+    fp = int((pred & (y == 0)).sum())
+    fn = int((~pred & (y == 1)).sum())
+    tn = int((~pred & (y == 0)).sum())
+    precision = tp / (tp + fp) if tp + fp else 0.0
+    recall = tp / (tp + fn) if tp + fn else 0.0
+    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+    return {"f1": f1, "precision": precision, "recall": recall, "confusion": {"tp": tp, "fp": fp, "fn": fn, "tn": tn}}
+
+
+def best_threshold(y, p) -> float:
+    from sklearn.metrics import precision_recall_curve
+
+    if y.sum() == 0:
+        return 0.5
+    prec, rec, thr = precision_recall_curve(y, p)
+    f1 = np.where(prec + rec > 0, 2 * prec * rec / np.maximum(prec + rec, 1e-12), 0)[:-1]
+    return float(thr[int(np.argmax(f1))]) if len(thr) else 0.5
+
+
+# ----------------------------------------------------------------------------- train / score
+
+
+def train(table, accounts, patterns, model_kind="gbt", out=None, threads=None, backend="numba", seed=0) -> dict:
+    """Fit on the first 80% by time, choose the F1-best threshold on the last 20%, save."""
+    if "label" not in table.column_names:
+        raise BlazingError("training needs labels: the input has no 'Is Laundering' column")
+    ft = build_features(table, accounts, patterns, backend=backend, threads=threads)
+    fit_idx, val_idx = time_split(ft.ts, table.column("tx_id").to_numpy(), [0.8, 0.2])
+    scorer = make_scorer(model_kind, threads=threads or 2, seed=seed)
+    scorer.fit(ft.frame.iloc[fit_idx], ft.labels[fit_idx])
+    threshold = best_threshold(ft.labels[val_idx], scorer.predict_proba(ft.frame.iloc[val_idx]))
+    windows = {p.name: p.window_seconds for p in patterns}
+    meta = {
+        "features": list(ft.frame.columns), "raw_features": RAW_FEATURES, "pattern_columns": ft.pattern_columns,
+        "patterns": pattern_hashes(patterns), "pattern_sources": {p.name: p.source for p in patterns},
+        "windows": windows, "max_window_seconds": max(windows.values(), default=0), "threshold": threshold,
+        "mode": "closing", "blazingaml": __version__, "trained_rows": int(len(fit_idx)),
+        "validation_rows": int(len(val_idx)),
+    }
+    if out is not None:
+        save_model(out, scorer, meta)
+    return meta
+
+
+def check_compatible(meta: dict, patterns) -> None:
+    hashes = pattern_hashes(patterns)
+    if hashes != meta.get("patterns"):
+        missing = sorted(set(meta.get("patterns", {})) - set(hashes))
+        extra = sorted(set(hashes) - set(meta.get("patterns", {})))
+        changed = sorted(n for n in set(hashes) & set(meta.get("patterns", {})) if hashes[n] != meta["patterns"][n])
+        parts = [f"missing {missing}" if missing else "", f"unexpected {extra}" if extra else "",
+                 f"changed {changed}" if changed else ""]
+        raise ModelError("the patterns differ from those the model was trained with: " +
+                         "; ".join(p for p in parts if p),
+                         hint="score with the pattern files the model was trained on (model.json lists them)")
+
+
+def _concat_history(new: pa.Table, history: list[pa.Table]) -> tuple[pa.Table, np.ndarray]:
+    """History + new rows as one table with unique tx_ids; returns (table, mask of new rows)."""
+    parts, masks, offset = [], [], 0
+    for t, is_new in [(h, False) for h in history] + [(new, True)]:
+        cols = [c for c in t.column_names if c in ("tx_id", "ts", "src", "dst", "amount_paid", "amount_received",
+                                                   "pay_currency", "recv_currency", "payment_format")]
+        t = t.select(cols)
+        t = t.set_column(0, "tx_id", pa.array(t.column("tx_id").to_numpy() + offset))
+        offset = int(t.column("tx_id").to_numpy().max(initial=-1)) + 1
+        parts.append(t)
+        masks.append(np.full(t.num_rows, is_new))
+    return pa.concat_tables(parts, promote_options="default"), np.concatenate(masks)
+
+
+def score(model_dir, table: pa.Table, accounts, patterns, history=(), explain: bool = False, threads=None,
+          backend="numba"):
+    """Scores for the rows of `table`; history tables give earlier transactions their full window.
+
+    Returns (output table = input columns + score + alert, explanations list).
+    """
+    scorer, meta = load_model(model_dir)
+    check_compatible(meta, patterns)
+    schema_needed = {"ts", "src", "dst", "amount_paid", "amount_received", "pay_currency", "recv_currency",
+                     "payment_format", "tx_id"}
+    for t in [table, *[h for h, _ in history]]:
+        missing = schema_needed - set(t.column_names)
+        if missing:
+            raise ModelError(f"the data lacks columns the model needs: {sorted(missing)}")
+    hist_tables = [h for h, _ in history]
+    combined, new_mask = _concat_history(table, hist_tables)
+    if history:
+        # one account index across files: re-key accounts by (bank, account)
+        combined = _rekey_accounts(table, accounts, history, combined)
+    acc = None if history else accounts
+    ft = build_features(combined, acc, patterns, backend=backend, threads=threads)
+    if list(ft.frame.columns) != meta["features"]:
+        raise ModelError("the feature schema differs from the model's",
+                         hint="train and score with the same blazingaml version and pattern files")
+    p = scorer.predict_proba(ft.frame[new_mask])
+    alert = p >= meta["threshold"]
+    out = table.append_column("score", pa.array(p)).append_column("alert", pa.array(alert))
+    explanations = []
+    if explain and alert.any():
+        explanations = explain_alerts(ft.graph, combined, new_mask, alert, patterns, p)
+    return out, explanations
+
+
+def _rekey_accounts(table, accounts, history, combined):
+    """Map every file's dense account ids through its key table to one shared index."""
+    if accounts is None or any(a is None for _, a in history):
+        raise ModelError("history files need their account key tables (.accounts.parquet) to be joined",
+                         hint="convert every file with 'blazingaml convert', or pass CSVs")
+    keys_index: dict[str, int] = {}
+    mapped_src, mapped_dst = [], []
+    for t, acc in [*history, (table, accounts)]:
+        keys = [f"{b}:{a}" for b, a in zip(acc.column("bank").to_pylist(), acc.column("account_id").to_pylist())]
+        ids = np.array([keys_index.setdefault(k, len(keys_index)) for k in keys], np.int32)
+        mapped_src.append(ids[t.column("src").to_numpy()])
+        mapped_dst.append(ids[t.column("dst").to_numpy()])
+    combined = combined.set_column(combined.column_names.index("src"), "src", pa.array(np.concatenate(mapped_src)))
+    return combined.set_column(combined.column_names.index("dst"), "dst", pa.array(np.concatenate(mapped_dst)))
+
+
+def explain_alerts(graph: TemporalGraph, combined: pa.Table, new_mask, alert, patterns, scores) -> list[dict]:
+    """Per alert, the pattern instances its transaction closes (accounts, tx_ids, times, amounts)."""
+    from .backends.reference import ReferenceInterpreter
+    from .ir.lower import lower
+
+    rows = np.flatnonzero(new_mask)[alert]
+    edge_of_row = np.empty(graph.m, np.int64)
+    edge_of_row[graph.row] = np.arange(graph.m)
+    programs = [lower(p) for p in patterns]
+    interp = ReferenceInterpreter(graph, "closing")
+    tx_ids = combined.column("tx_id").to_numpy()
+    new_rows = np.flatnonzero(new_mask)
+    position_in_new = {int(r): i for i, r in enumerate(new_rows)}
+    out = []
+    for row in rows:
+        e = int(edge_of_row[row])
+        instances = []
+        for inst in interp.instances(programs, [e]):
+            edges = inst["edges"]
+            instances.append({
+                "pattern": inst["pattern"], "case": inst["case"], "size": inst["value"],
+                "accounts": sorted({int(graph.src[f]) for f in edges} | {int(graph.dst[f]) for f in edges}),
+                "transactions": [{"tx_id": int(tx_ids[graph.row[f]]), "src": int(graph.src[f]),
+                                  "dst": int(graph.dst[f]), "ts": int(graph.ts[f]),
+                                  "amount_paid": float(graph.amount_paid[f]),
+                                  "currency": CURRENCIES[int(graph.pay_currency[f])],
+                                  "format": PAYMENT_FORMATS[int(graph.payment_format[f])]} for f in edges],
+            })
+        out.append({"row": position_in_new[int(row)], "tx_id": int(tx_ids[row]),
+                    "score": float(scores[position_in_new[int(row)]]), "instances": instances})
+    return out
+
+
+# ----------------------------------------------------------------------------- evaluate
+
+
+@dataclass
+class Evaluation:
+    metrics: dict
+    ablation: list
+    typology_recall: dict
+    typology_tx_recall: dict
+    importance: dict
+    curves: dict
+    seconds: float
+    rows: int
+    protocol: str
+
+
+def evaluate(table, accounts, patterns, attempts=None, protocol="paper", model_kind="gbt", threads=None,
+             backend="numba", ablation=True, seed=0) -> Evaluation:
+    from sklearn.metrics import average_precision_score, precision_recall_curve
+
+    t0 = time.perf_counter()
+    if "label" not in table.column_names:
+        raise BlazingError("evaluation needs labels: the input has no 'Is Laundering' column")
+    ft = build_features(table, accounts, patterns, backend=backend, threads=threads)
+    log(f"features: {ft.frame.shape[1]} columns for {len(ft.frame):,} transactions "
+        f"(pattern mining {ft.mining_seconds:.1f} s)")
+    tx_id = table.column("tx_id").to_numpy()
+    if protocol == "paper":
+        train_idx, test_idx = time_split(ft.ts, tx_id, [0.8, 0.2])
+        val_idx = None
+    elif protocol == "ibm":
+        train_idx, val_idx, test_idx = time_split(ft.ts, tx_id, [0.6, 0.2, 0.2])
+    else:
+        raise BlazingError(f"unknown protocol '{protocol}'", hint="choose paper or ibm")
+    y = ft.labels
+
+    def fit_eval(columns):
+        scorer = make_scorer(model_kind, threads=threads or 2, seed=seed)
+        scorer.fit(ft.frame.iloc[train_idx][columns], y[train_idx])
+        threshold = 0.5
+        if val_idx is not None:
+            threshold = best_threshold(y[val_idx], scorer.predict_proba(ft.frame.iloc[val_idx][columns]))
+        p = scorer.predict_proba(ft.frame.iloc[test_idx][columns])
+        return scorer, threshold, p
+
+    all_cols = list(ft.frame.columns)
+    scorer, threshold, p = fit_eval(all_cols)
+    yt = y[test_idx]
+    metrics = f1_at(yt, p, threshold)
+    metrics["threshold"] = threshold
+    metrics["pr_auc"] = float(average_precision_score(yt, p)) if yt.sum() else 0.0
+    prec, rec, _ = precision_recall_curve(yt, p) if yt.sum() else (np.array([1.0]), np.array([0.0]), None)
+
+    steps = []
+    if ablation:
+        cols = list(RAW_FEATURES)
+        steps.append(("raw", list(cols)))
+        used = set()
+        for label, group in GFP_GROUPS:
+            present = [c for c in ft.pattern_columns if c.split(".")[0] in group]
+            if present:
+                cols += present
+                used |= set(group)
+                steps.append((f"+{label}", list(cols)))
+        rest = [c for c in ft.pattern_columns if c.split(".")[0] not in used]
+        if rest:
+            steps.append(("+typologies" if used else "+patterns", cols + rest))
+    ablation_rows = []
+    for label, cols in steps:
+        if len(cols) == len(all_cols):
+            f1 = metrics["f1"]
+        else:
+            _, thr, pp = fit_eval(cols)
+            f1 = f1_at(yt, pp, thr)["f1"]
+        ablation_rows.append({"features": label, "f1": f1})
+
+    typ_recall, typ_tx_recall = {}, {}
+    if attempts is not None:
+        from .io.patterns_txt import join_attempts
+
+        joined = join_attempts(table.select(["ts", "src", "dst", "amount_paid", "amount_received", "pay_currency",
+                                             "recv_currency", "payment_format"]).to_pandas(),
+                               accounts.to_pandas(), attempts)
+        att = joined["attempt_id"].to_numpy()[test_idx]
+        typ = joined["typology"].to_numpy()[test_idx]
+        pred = p >= threshold
+        for code, name in enumerate(TYPOLOGIES):
+            mask = (typ == code) & (att >= 0)
+            if not mask.any():
+                continue
+            ids = np.unique(att[mask])
+            hit = [pred[mask & (att == a)].any() for a in ids]
+            typ_recall[name] = float(np.mean(hit))
+            typ_tx_recall[name] = float(pred[mask].mean())
+    importance = {}
+    if hasattr(scorer, "importance"):
+        importance = scorer.importance(all_cols)
+    return Evaluation(metrics, ablation_rows, typ_recall, typ_tx_recall, importance,
+                      {"precision": prec.tolist(), "recall": rec.tolist(), "scores": p.tolist(), "labels": yt.tolist()},
+                      time.perf_counter() - t0, table.num_rows, protocol)
+
+
+def evaluation_json(ev: Evaluation) -> dict:
+    m = ev.metrics
+    return {"f1": m["f1"], "precision": m["precision"], "recall": m["recall"], "pr_auc": m["pr_auc"],
+            "confusion": m["confusion"], "threshold": m["threshold"], "ablation": ev.ablation,
+            "typology_recall": ev.typology_recall, "rows": ev.rows, "seconds": round(ev.seconds, 2),
+            "protocol": ev.protocol}
