@@ -7,7 +7,7 @@ from pathlib import Path
 
 from .progress import bar, log
 
-EMITS = ("ast", "ir", "plan", "numba", "cuda")
+EMITS = ("ast", "ir", "plan", "numba")
 
 
 def cmd_check(args) -> int:
@@ -43,11 +43,6 @@ def cmd_compile(args) -> int:
 
         for k in compiled.kernels:
             print(generate_source(k, compiled.mode))
-    elif args.emit == "cuda":
-        from .backends.cuda_codegen import generate_cuda
-
-        for k in compiled.kernels:
-            print(generate_cuda(k, compiled.mode))
     return 0
 
 
@@ -83,15 +78,13 @@ def register(sub, commands: dict, add_common) -> None:
     add_common(p)
     commands["check"] = cmd_check
 
-    p = sub.add_parser("compile", help="show a compilation stage: ast, ir, plan, numba or cuda source",
+    p = sub.add_parser("compile", help="show a compilation stage: ast, ir, plan or numba source",
                        description="Show what the compiler makes of pattern files, one stage at a time.",
                        epilog="examples:\n  blazingaml compile patterns/gfp/scatter_gather.pattern --emit plan\n"
                               "  blazingaml compile patterns/gfp/fan.pattern --emit numba", formatter_class=fmt)
     p.add_argument("files", nargs="+", help="pattern files or directories")
     p.add_argument("--emit", choices=EMITS, default="plan", help="which stage to print (default: plan)")
     p.add_argument("--mode", choices=["closing", "participation"], default="closing")
-    p.add_argument("--backend", choices=["numba", "cupy"], default="numba",
-                   help="accepted for symmetry with mine; --emit picks the source language")
     add_common(p)
     commands["compile"] = cmd_compile
 
@@ -104,8 +97,8 @@ def register(sub, commands: dict, add_common) -> None:
     p.add_argument("--patterns", nargs="+", required=True, help="pattern files or directories")
     p.add_argument("--input", required=True, help="transactions: an IBM Trans.csv or a converted .parquet")
     p.add_argument("--output", required=True, help="output .parquet")
-    p.add_argument("--backend", choices=["numba", "reference", "cupy"], default="numba",
-                   help="numba (CPU, default), cupy (GPU) or reference (slow oracle)")
+    p.add_argument("--backend", choices=["numba", "reference"], default="numba",
+                   help="numba (CPU, default) or reference (the slow oracle)")
     p.add_argument("--threads", type=int, help="CPU threads for numba (default: all cores)")
     p.add_argument("--mode", choices=["closing", "participation"], default="closing",
                    help="closing: instances each transaction completes (causal, default); participation: "

@@ -127,7 +127,7 @@ def register(sub, commands: dict, add_common) -> None:
     p.add_argument("--model", choices=["gbt", "xgboost"], default="gbt", help="gbt = LightGBM (default)")
     p.add_argument("--out", required=True, help="model directory")
     p.add_argument("--threads", type=int)
-    p.add_argument("--backend", choices=["numba", "cupy"], default="numba")
+    p.add_argument("--backend", choices=["numba", "reference"], default="numba")
     add_common(p)
     commands["train"] = cmd_train
 
@@ -144,7 +144,7 @@ def register(sub, commands: dict, add_common) -> None:
     p.add_argument("--patterns", nargs="+", help="pattern files (default: those recorded in the model)")
     p.add_argument("--explain", action="store_true")
     p.add_argument("--threads", type=int)
-    p.add_argument("--backend", choices=["numba", "cupy"], default="numba")
+    p.add_argument("--backend", choices=["numba", "reference"], default="numba")
     add_common(p)
     commands["score"] = cmd_score
 
@@ -164,7 +164,7 @@ def register(sub, commands: dict, add_common) -> None:
     p.add_argument("--json", action="store_true", help="print one JSON object on stdout (logs go to stderr)")
     p.add_argument("--no-ablation", action="store_true", help="skip the feature ablation (faster)")
     p.add_argument("--threads", type=int)
-    p.add_argument("--backend", choices=["numba", "cupy"], default="numba")
+    p.add_argument("--backend", choices=["numba", "reference"], default="numba")
     add_common(p)
     commands["evaluate"] = cmd_evaluate
 

@@ -12,7 +12,7 @@ from .ir import nodes as I
 from .ir.lower import lower
 from .ir.passes import optimize
 
-BACKENDS = ("numba", "reference", "cupy")
+BACKENDS = ("numba", "reference")
 MODES = ("closing", "participation")
 DEFAULT_MAX_WORK = 2_000_000
 
@@ -22,7 +22,7 @@ class CompiledPatterns:
     """Patterns lowered and optimised, ready for a backend."""
 
     programs: tuple          # plain IR programs, in the user's order (what the reference runs)
-    kernels: tuple           # optimised, fused kernels (what numba/cupy run)
+    kernels: tuple           # optimised, fused kernels (what the numba backend runs)
     columns: list            # output columns in the user's order
     mode: str
 
@@ -53,7 +53,7 @@ def mine_graph(graph: TemporalGraph, compiled: CompiledPatterns, backend: str = 
                max_work: int = DEFAULT_MAX_WORK, progress=None) -> np.ndarray:
     """Feature matrix [m, len(columns)] (int32) in input-row order."""
     if backend not in BACKENDS:
-        raise BlazingError(f"unknown backend '{backend}'", hint="choose numba, reference or cupy")
+        raise BlazingError(f"unknown backend '{backend}'", hint="choose numba or reference")
     total = len(compiled.columns)
     if graph.m == 0:
         return np.zeros((0, total), np.int32)
@@ -62,12 +62,7 @@ def mine_graph(graph: TemporalGraph, compiled: CompiledPatterns, backend: str = 
 
         per_edge = ReferenceInterpreter(graph, compiled.mode, max_work=max_work).run(compiled.programs)
         return graph.to_input_order(per_edge)
-    if backend == "cupy":
-        from .backends.cupy_backend import run_kernels
-
-        per_edge = run_kernels(graph, compiled, max_work=max_work)
-    else:
-        per_edge = _run_numba(graph, compiled, threads, max_work, progress)
+    per_edge = _run_numba(graph, compiled, threads, max_work, progress)
     return graph.to_input_order(per_edge)
 
 
