@@ -77,7 +77,6 @@ class NumbaCodegen:
                 for op in c.ops:
                     if isinstance(op, I.SlidingCount):
                         self.sliding_index[(pi, op.name)] = len(self.sliding_index)
-        self.has_paths = any(isinstance(op, I.PathCount) for p in kernel.programs for c in p.cases for op in c.ops)
 
     # ------------------------------------------------------------------ utilities
     def w(self, depth: int, line: str):
@@ -127,18 +126,7 @@ class NumbaCodegen:
 
     def prepare(self, e, env: _Env, depth: int) -> _Env:
         """Emit membership tests that `e` needs; return an env where they are flags."""
-        found = []
-
-        def walk(x):
-            if isinstance(x, I.MemberOf):
-                found.append(x)
-            elif isinstance(x, I.Unary):
-                walk(x.operand)
-            elif isinstance(x, I.Binary):
-                walk(x.left)
-                walk(x.right)
-
-        walk(e)
+        found = [x for x in I.walk(e) if isinstance(x, I.MemberOf)]
         if not found:
             return env
         members = dict(env.members)
@@ -444,6 +432,13 @@ class NumbaCodegen:
         else:
             raise TypeError(op)
 
+    def time_order_checks(self, depth: int, edge: str, prev_ts: str, stop: str):
+        """An increasing path's hop must be before the trigger's time (else `stop`) and after the previous hop."""
+        self.w(depth, f"if ts[{edge}] >= t:")
+        self.w(depth + 1, stop)
+        self.w(depth, f"if ts[{edge}] <= {prev_ts}:")
+        self.w(depth + 1, "continue")
+
     def path(self, op: I.PathCount, rest: tuple, env: _Env, depth: int):
         a = self.adj(op.direction)
         if op.max_hops > MAX_PATH_HOPS:
@@ -487,10 +482,7 @@ class NumbaCodegen:
             self.w(d2, f"if not (ts[{v['pf']}] {self.in_window_after_start()} wlo):")
             self.w(d2 + 1, "continue")
         if op.increasing:
-            self.w(d2, f"if ts[{v['pf']}] >= t:")
-            self.w(d2 + 1, stop)
-            self.w(d2, f"if ts[{v['pf']}] <= {v['st']}[{v['lvl']}]:")
-            self.w(d2 + 1, "continue")
+            self.time_order_checks(d2, v["pf"], f"{v['st']}[{v['lvl']}]", stop)
         self.w(d2, f"{v['hop']} = {v['lvl']} + 1")
         penv = env.but(names={**env.names, "edge": v["pf"], "hop": v["hop"]})
         if op.filter is not None:
@@ -514,10 +506,7 @@ class NumbaCodegen:
         self.w(d3, f"if {v['g']} > e:")
         self.w(d3 + 1, "break")
         if op.increasing:
-            self.w(d3, f"if ts[{v['g']}] >= t:")
-            self.w(d3 + 1, "break")
-            self.w(d3, f"if ts[{v['g']}] <= {v['st']}[{v['lvl']}]:")
-            self.w(d3 + 1, "continue")
+            self.time_order_checks(d3, v["g"], f"{v['st']}[{v['lvl']}]", "break")
         genv = env.but(names={**env.names, "edge": v["g"], "hop": v["hop"]})
         self.w(d3, f"if {self.cond(op.filter, genv, d3)}:")
         self.w(d3 + 1, f"{v['first']} = {v['g']}")

@@ -70,7 +70,7 @@ def main():
     from blazingaml.io.ibm_csv import convert_trans_csv
     from blazingaml.io.patterns_txt import read_patterns
     from blazingaml.io.transactions import load_transactions
-    from blazingaml.pipeline import RAW_FEATURES, build_features, evaluate, f1_at, time_split
+    from blazingaml.pipeline import build_features, evaluate, f1_at, time_split
     from blazingaml.models import make_scorer
 
     world = OUT / f"detection-{args.scale}"

@@ -113,6 +113,12 @@ def cmd_demo(args) -> int:
     return cmd_evaluate(ns)
 
 
+def _add_engine(p) -> None:
+    p.add_argument("--threads", type=int, help="CPU threads for mining (default: all cores)")
+    p.add_argument("--backend", choices=["numba", "reference"], default="numba",
+                   help="numba (default) or reference (the slow oracle)")
+
+
 def register(sub, commands: dict, add_common) -> None:
     fmt = argparse.RawDescriptionHelpFormatter
     lib = str(ROOT / "patterns")
@@ -126,8 +132,7 @@ def register(sub, commands: dict, add_common) -> None:
     p.add_argument("--patterns", nargs="+", default=[lib], help="pattern files or directories (default: the library)")
     p.add_argument("--model", choices=["gbt", "xgboost"], default="gbt", help="gbt = LightGBM (default)")
     p.add_argument("--out", required=True, help="model directory")
-    p.add_argument("--threads", type=int)
-    p.add_argument("--backend", choices=["numba", "reference"], default="numba")
+    _add_engine(p)
     add_common(p)
     commands["train"] = cmd_train
 
@@ -143,8 +148,7 @@ def register(sub, commands: dict, add_common) -> None:
     p.add_argument("--output", required=True)
     p.add_argument("--patterns", nargs="+", help="pattern files (default: those recorded in the model)")
     p.add_argument("--explain", action="store_true")
-    p.add_argument("--threads", type=int)
-    p.add_argument("--backend", choices=["numba", "reference"], default="numba")
+    _add_engine(p)
     add_common(p)
     commands["score"] = cmd_score
 
@@ -163,8 +167,7 @@ def register(sub, commands: dict, add_common) -> None:
     p.add_argument("--report", required=True, help="report directory")
     p.add_argument("--json", action="store_true", help="print one JSON object on stdout (logs go to stderr)")
     p.add_argument("--no-ablation", action="store_true", help="skip the feature ablation (faster)")
-    p.add_argument("--threads", type=int)
-    p.add_argument("--backend", choices=["numba", "reference"], default="numba")
+    _add_engine(p)
     add_common(p)
     commands["evaluate"] = cmd_evaluate
 

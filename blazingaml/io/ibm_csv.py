@@ -147,7 +147,7 @@ def _blocks(path: Path, start: int, block_bytes: int):
             yield line, carry if carry.endswith(b"\n") else carry + b"\n"
 
 
-def _reason_mask(col: pa.ChunkedArray | pa.Array, valid: pa.Array, reason: str, reasons: np.ndarray, column: str, columns: np.ndarray):
+def _reason_mask(valid: pa.Array, reason: str, reasons: np.ndarray, column: str, columns: np.ndarray):
     bad = np.asarray(pc.invert(pc.fill_null(valid, False)).to_numpy(zero_copy_only=False), dtype=bool)
     fresh = bad & (reasons == "")
     reasons[fresh] = reason
@@ -172,22 +172,22 @@ def _validate(table: pa.Table, has_label: bool):
     columns = np.full(n, "", dtype=object)
     for name in INTERNAL_NAMES[: 11 if has_label else 10]:
         col = table[name]
-        _reason_mask(col, pc.greater(pc.utf8_length(col), 0), "missing value", reasons, name, columns)
-    _reason_mask(ts, pc.is_valid(ts), f"timestamp not in {TIMESTAMP_FORMAT} format", reasons, "timestamp", columns)
+        _reason_mask(pc.greater(pc.utf8_length(col), 0), "missing value", reasons, name, columns)
+    _reason_mask(pc.is_valid(ts), f"timestamp not in {TIMESTAMP_FORMAT} format", reasons, "timestamp", columns)
     for name in ("amount_received", "amount_paid"):
         col = table[name]
-        _reason_mask(col, pc.invert(pc.starts_with(col, "-")), "negative amount", reasons, name, columns)
+        _reason_mask(pc.invert(pc.starts_with(col, "-")), "negative amount", reasons, name, columns)
         lowered = pc.utf8_lower(col)
         finite = pc.invert(pc.or_(pc.match_substring(lowered, "nan"), pc.match_substring(lowered, "inf")))
-        _reason_mask(col, finite, "amount is not a finite number", reasons, name, columns)
-        _reason_mask(col, pc.match_substring_regex(col, _AMOUNT_RE), "amount is not a number", reasons, name, columns)
+        _reason_mask(finite, "amount is not a finite number", reasons, name, columns)
+        _reason_mask(pc.match_substring_regex(col, _AMOUNT_RE), "amount is not a number", reasons, name, columns)
     for name in ("recv_currency", "pay_currency"):
-        _reason_mask(table[name], pc.is_in(table[name], value_set=pa.array(CURRENCIES)),
+        _reason_mask(pc.is_in(table[name], value_set=pa.array(CURRENCIES)),
                      "unknown currency", reasons, name, columns)
-    _reason_mask(table["payment_format"], pc.is_in(table["payment_format"], value_set=pa.array(PAYMENT_FORMATS)),
+    _reason_mask(pc.is_in(table["payment_format"], value_set=pa.array(PAYMENT_FORMATS)),
                  "unknown payment format", reasons, "payment_format", columns)
     if has_label:
-        _reason_mask(table["is_laundering"], pc.is_in(table["is_laundering"], value_set=pa.array(["0", "1"])),
+        _reason_mask(pc.is_in(table["is_laundering"], value_set=pa.array(["0", "1"])),
                      "label must be 0 or 1", reasons, "is_laundering", columns)
     return reasons, columns, None
 
@@ -305,7 +305,7 @@ class TransactionReader:
         if invalid:
             # Rare path: recover exact line numbers by splitting the block in Python.
             raw = block.rstrip(b"\n").split(b"\n")
-            good_lines, pending = [], list(invalid)
+            good_lines = []
             for offset, text in enumerate(raw):
                 decoded = text.decode("utf-8", "replace").rstrip("\r")
                 if decoded == "" or decoded.count(",") == self.ncols - 1:  # pyarrow keeps empty lines as rows
@@ -313,8 +313,6 @@ class TransactionReader:
                 else:
                     fields = decoded.count(",") + 1 if decoded else 0
                     structural.append((first_line + offset, f"expected {self.ncols} fields, found {fields}", decoded))
-                    if decoded in pending:
-                        pending.remove(decoded)
             lines = np.asarray(good_lines[: table.num_rows], dtype=np.int64)
         return table, lines, structural
 

@@ -12,7 +12,7 @@ for the first in-window edge and an early break at the trigger.
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass, field, fields, is_dataclass, replace
+from dataclasses import dataclass, fields, is_dataclass, replace
 
 # ----------------------------------------------------------------------------- expressions
 
@@ -260,6 +260,20 @@ def expr_text(e) -> str:
     if isinstance(e, Binary):
         return f"({expr_text(e.left)} {e.op} {expr_text(e.right)})"
     return repr(e)
+
+
+def walk(e):
+    """Every subexpression of `e` (itself first); nothing for None."""
+    stack = [e]
+    while stack:
+        x = stack.pop()
+        if x is None:
+            continue
+        yield x
+        if isinstance(x, Unary):
+            stack.append(x.operand)
+        elif isinstance(x, Binary):
+            stack.extend([x.right, x.left])
 
 
 def free_names(e) -> set:

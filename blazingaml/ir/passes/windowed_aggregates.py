@@ -41,15 +41,8 @@ def windowed_aggregates(program: I.Program) -> I.Program:
     return I.replace(program, cases=tuple(cases), passes=program.passes + ("windowed_aggregates",))
 
 
+
 def _walk(o):
+    """Every subexpression of an op's conditions and values."""
     for attr in ("filter", "member_filter", "edge_filter", "cond", "value", "when"):
-        stack = [getattr(o, attr, None)]
-        while stack:
-            x = stack.pop()
-            if x is None:
-                continue
-            yield x
-            if isinstance(x, I.Unary):
-                stack.append(x.operand)
-            elif isinstance(x, I.Binary):
-                stack.extend([x.left, x.right])
+        yield from I.walk(getattr(o, attr, None))
