@@ -70,6 +70,7 @@ def _run_numba(graph, compiled, threads, max_work, progress) -> np.ndarray:
     import numba
 
     from .backends.numba_codegen import graph_arrays, load_kernel
+    from .backends.source_writer import STACK_SLOTS
     from .backends.sliding import sliding_counts
     from .ir.passes.schedule import trigger_order
 
@@ -86,8 +87,7 @@ def _run_numba(graph, compiled, threads, max_work, progress) -> np.ndarray:
         out = np.zeros((graph.m, width), np.int32)
         overflow = np.zeros(graph.m, np.int8)
         stamp = np.zeros(graph.m if compiled.mode == "participation" else 1, np.int64)
-        hops = 66
-        scratch = [np.zeros((nthreads, hops), np.int64) for _ in range(4)]
+        scratch = [np.zeros((nthreads, STACK_SLOTS), np.int64) for _ in range(4)]
         sliding = sliding_counts(graph, kernel)
         order = trigger_order(graph, kernel)
         fn(order, *arrays, bins, out, overflow, stamp, max_work, *scratch, sliding)
