@@ -17,7 +17,7 @@ from pathlib import Path
 
 from blazingaml.ir import nodes as I
 
-from .source_writer import STACK_SLOTS, SourceWriter
+from .source_writer import SourceWriter
 
 GRAPH_ARGS = (
     "src", "dst", "ts", "amount_paid", "amount_received", "pay_currency", "recv_currency", "payment_format", "bank",

@@ -7,7 +7,15 @@ from pathlib import Path
 
 from .progress import bar, log
 
-EMITS = ("ast", "ir", "plan", "numba")
+
+def add_engine(p) -> None:
+    """--backend and --threads, the same for every command that mines."""
+    p.add_argument("--backend", choices=["numba", "cupy", "reference"], default="numba",
+                   help="numba: compiled CPU kernels on all cores (default); cupy: CUDA kernels on the GPU "
+                        "(needs the [gpu] extra and an NVIDIA GPU); reference: the slow plain-Python oracle")
+    p.add_argument("--threads", type=int, help="CPU threads for numba (default: all cores)")
+
+EMITS = ("ast", "ir", "plan", "numba", "cuda")
 
 
 def cmd_check(args) -> int:
@@ -43,6 +51,11 @@ def cmd_compile(args) -> int:
 
         for k in compiled.kernels:
             print(generate_source(k, compiled.mode))
+    elif args.emit == "cuda":
+        from .backends.cupy.codegen import generate_cuda
+
+        for k in compiled.kernels:
+            print(generate_cuda(k, compiled.mode))
     return 0
 
 
@@ -78,10 +91,11 @@ def register(sub, commands: dict, add_common) -> None:
     add_common(p)
     commands["check"] = cmd_check
 
-    p = sub.add_parser("compile", help="show a compilation stage: ast, ir, plan or numba source",
+    p = sub.add_parser("compile", help="show a compilation stage: ast, ir, plan, numba or cuda source",
                        description="Show what the compiler makes of pattern files, one stage at a time.",
                        epilog="examples:\n  blazingaml compile patterns/gfp/scatter_gather.pattern --emit plan\n"
-                              "  blazingaml compile patterns/gfp/fan.pattern --emit numba", formatter_class=fmt)
+                              "  blazingaml compile patterns/gfp/fan.pattern --emit numba\n"
+                              "  blazingaml compile patterns/gfp/cycles.pattern --emit cuda", formatter_class=fmt)
     p.add_argument("files", nargs="+", help="pattern files or directories")
     p.add_argument("--emit", choices=EMITS, default="plan", help="which stage to print (default: plan)")
     p.add_argument("--mode", choices=["closing", "participation"], default="closing")
@@ -97,9 +111,7 @@ def register(sub, commands: dict, add_common) -> None:
     p.add_argument("--patterns", nargs="+", required=True, help="pattern files or directories")
     p.add_argument("--input", required=True, help="transactions: an IBM Trans.csv or a converted .parquet")
     p.add_argument("--output", required=True, help="output .parquet")
-    p.add_argument("--backend", choices=["numba", "reference"], default="numba",
-                   help="numba (CPU, default) or reference (the slow oracle)")
-    p.add_argument("--threads", type=int, help="CPU threads for numba (default: all cores)")
+    add_engine(p)
     p.add_argument("--mode", choices=["closing", "participation"], default="closing",
                    help="closing: instances each transaction completes (causal, default); participation: "
                         "instances each transaction takes part in (uses later transactions)")

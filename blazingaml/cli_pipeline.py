@@ -7,6 +7,7 @@ import json
 import time
 from pathlib import Path
 
+from .cli_patterns import add_engine
 from .progress import log
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -113,12 +114,6 @@ def cmd_demo(args) -> int:
     return cmd_evaluate(ns)
 
 
-def _add_engine(p) -> None:
-    p.add_argument("--threads", type=int, help="CPU threads for mining (default: all cores)")
-    p.add_argument("--backend", choices=["numba", "reference"], default="numba",
-                   help="numba (default) or reference (the slow oracle)")
-
-
 def register(sub, commands: dict, add_common) -> None:
     fmt = argparse.RawDescriptionHelpFormatter
     lib = str(ROOT / "patterns")
@@ -132,7 +127,7 @@ def register(sub, commands: dict, add_common) -> None:
     p.add_argument("--patterns", nargs="+", default=[lib], help="pattern files or directories (default: the library)")
     p.add_argument("--model", choices=["gbt", "xgboost"], default="gbt", help="gbt = LightGBM (default)")
     p.add_argument("--out", required=True, help="model directory")
-    _add_engine(p)
+    add_engine(p)
     add_common(p)
     commands["train"] = cmd_train
 
@@ -148,7 +143,7 @@ def register(sub, commands: dict, add_common) -> None:
     p.add_argument("--output", required=True)
     p.add_argument("--patterns", nargs="+", help="pattern files (default: those recorded in the model)")
     p.add_argument("--explain", action="store_true")
-    _add_engine(p)
+    add_engine(p)
     add_common(p)
     commands["score"] = cmd_score
 
@@ -167,7 +162,7 @@ def register(sub, commands: dict, add_common) -> None:
     p.add_argument("--report", required=True, help="report directory")
     p.add_argument("--json", action="store_true", help="print one JSON object on stdout (logs go to stderr)")
     p.add_argument("--no-ablation", action="store_true", help="skip the feature ablation (faster)")
-    _add_engine(p)
+    add_engine(p)
     add_common(p)
     commands["evaluate"] = cmd_evaluate
 

@@ -12,7 +12,7 @@ from .ir import nodes as I
 from .ir.lower import lower
 from .ir.passes import optimize
 
-BACKENDS = ("numba", "reference")
+BACKENDS = ("numba", "reference", "cupy")
 MODES = ("closing", "participation")
 DEFAULT_MAX_WORK = 2_000_000
 
@@ -53,7 +53,7 @@ def mine_graph(graph: TemporalGraph, compiled: CompiledPatterns, backend: str = 
                max_work: int = DEFAULT_MAX_WORK, progress=None) -> np.ndarray:
     """Feature matrix [m, len(columns)] (int32) in input-row order."""
     if backend not in BACKENDS:
-        raise BlazingError(f"unknown backend '{backend}'", hint="choose numba or reference")
+        raise BlazingError(f"unknown backend '{backend}'", hint="choose numba, cupy or reference")
     total = len(compiled.columns)
     if graph.m == 0:
         return np.zeros((0, total), np.int32)
@@ -62,8 +62,42 @@ def mine_graph(graph: TemporalGraph, compiled: CompiledPatterns, backend: str = 
 
         per_edge = ReferenceInterpreter(graph, compiled.mode, max_work=max_work).run(compiled.programs)
         return graph.to_input_order(per_edge)
+    if backend == "cupy":
+        from .backends.cupy.runner import run_on_gpu
+
+        return graph.to_input_order(run_on_gpu(graph, compiled, max_work, progress))
     per_edge = _run_numba(graph, compiled, threads, max_work, progress)
     return graph.to_input_order(per_edge)
+
+
+def kernel_column_slices(kernel: I.Kernel, positions: dict[str, int]) -> list[tuple[slice, slice]]:
+    """(columns of the full feature matrix, columns of the kernel's output) for each program."""
+    pairs, col = [], 0
+    for p in kernel.programs:
+        k = len(p.bins)
+        pairs.append((slice(positions[p.name], positions[p.name] + k), slice(col, col + k)))
+        col += k
+    return pairs
+
+
+def check_overflow(graph: TemporalGraph, kernel: I.Kernel, overflow: np.ndarray, max_work: int):
+    """Turn a kernel's per-trigger overflow codes into one clear error (1: path work, 2: GPU credit list)."""
+    if not overflow.any():
+        return
+    names = ", ".join(p.name for p in kernel.programs)
+    hit = np.flatnonzero(overflow == 1)
+    if len(hit):
+        raise WorkLimitError(
+            f"a path stage in {names} exceeded {max_work:,} steps for {len(hit):,} trigger(s), first at tx_id "
+            f"{int(graph.tx_id[hit[0]])}",
+            hint="tighten the pattern (fewer hops, `increasing`, a shorter window) or raise --max-work")
+    hit = np.flatnonzero(overflow == 2)
+    from .backends.cupy.codegen import CREDIT_CAP
+
+    raise WorkLimitError(
+        f"in participation mode a pattern instance of {names} credits more than {CREDIT_CAP} edges, the GPU "
+        f"kernel's per-thread limit ({len(hit):,} trigger(s), first at tx_id {int(graph.tx_id[hit[0]])})",
+        hint="run participation features for this pattern set with --backend numba, or use --mode closing")
 
 
 def _run_numba(graph, compiled, threads, max_work, progress) -> np.ndarray:
@@ -91,17 +125,9 @@ def _run_numba(graph, compiled, threads, max_work, progress) -> np.ndarray:
         sliding = sliding_counts(graph, kernel)
         order = trigger_order(graph, kernel)
         fn(order, *arrays, bins, out, overflow, stamp, max_work, *scratch, sliding)
-        if overflow.any():
-            first = int(np.flatnonzero(overflow)[0])
-            raise WorkLimitError(
-                f"a path stage in {', '.join(p.name for p in kernel.programs)} exceeded {max_work:,} steps for "
-                f"{int(overflow.sum()):,} trigger(s), first at tx_id {int(graph.tx_id[first])}",
-                hint="tighten the pattern (fewer hops, `increasing`, a shorter window) or raise --max-work")
-        col = 0
-        for p in kernel.programs:
-            k = len(p.bins)
-            out_all[:, positions[p.name]:positions[p.name] + k] = out[:, col:col + k]
-            col += k
+        check_overflow(graph, kernel, overflow, max_work)
+        for dst, src in kernel_column_slices(kernel, positions):
+            out_all[:, dst] = out[:, src]
         if progress is not None:
             progress(len(kernel.programs))
     return out_all

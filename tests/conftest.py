@@ -33,3 +33,22 @@ def embedded_world(tmp_path_factory):
     files = generate(out, scale=0.01, seed=5, embed_patterns=DEV_PATTERNS)
     convert_trans_csv(files.trans, out / "tx.parquet")
     return files, out / "tx.parquet"
+
+
+def gpu_available() -> bool:
+    try:
+        import cupy
+
+        return cupy.cuda.runtime.getDeviceCount() > 0
+    except Exception:
+        return False
+
+
+def pytest_collection_modifyitems(config, items):
+    """`gpu`-marked tests run only where CuPy sees a CUDA device."""
+    if gpu_available():
+        return
+    skip = pytest.mark.skip(reason="no CUDA device (CuPy missing or no GPU)")
+    for item in items:
+        if "gpu" in item.keywords:
+            item.add_marker(skip)

@@ -25,3 +25,26 @@ def trigger_order(graph, kernel: I.Kernel, threads: int | None = None) -> np.nda
         work += trigger_work(graph, p)
     heavy_first = np.argsort(-work, kind="stable").astype(np.int64)
     return np.concatenate([heavy_first[r::t] for r in range(t)])
+
+
+def hub_split(graph, kernel: I.Kernel, lanes: int, threshold: float | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """For the GPU: (triggers run by one thread each, hub triggers run by `lanes` threads each).
+
+    A trigger is a hub when its estimated work (cost model) exceeds `threshold`, by default 32
+    times the mean and at least 1024 steps: one such trigger would keep a whole warp waiting.
+    Only kernels whose cases start with a loop or a path can share work across lanes. Both lists
+    are sorted by decreasing work, so the threads of a warp get similar amounts."""
+    m = graph.m
+    splittable = any(c.ops and isinstance(c.ops[0], (I.Loop, I.PathCount)) for p in kernel.programs for c in p.cases)
+    if m == 0:
+        return np.zeros(0, np.int64), np.zeros(0, np.int64)
+    work = np.zeros(m)
+    for p in kernel.programs:
+        work += trigger_work(graph, p)
+    by_work = np.argsort(-work, kind="stable").astype(np.int64)
+    if not splittable or lanes <= 1:
+        return by_work, np.zeros(0, np.int64)
+    if threshold is None:
+        threshold = max(1024.0, 32.0 * float(work.mean()))
+    hubs = int(np.count_nonzero(work > threshold))
+    return by_work[hubs:], by_work[:hubs]

@@ -1,0 +1,179 @@
+"""CUDA C generator: the shared IR walk (`backends.source_writer`) spelt as one CUDA kernel.
+
+One thread per trigger edge. Hub triggers are launched a second time with `lanes` > 1 threads
+each: the lanes share out the first level of every case that starts with a loop or a path
+(iteration i goes to lane i mod lanes); cases that start with anything else run on lane 0. No
+lane reads another's values, so there is no synchronisation, and every count goes to the output
+with `atomicAdd`. Path stacks and the participation credit list are per-thread arrays.
+
+The source is self-contained (device helpers from `device.cuh` are pasted in, no #include), so it
+compiles with NVRTC through `cupy.RawModule`, with `nvcc`, and, with `host_shim.h` and the
+launcher written under `BLAZINGAML_HOST_SHIM`, with the system C++ compiler for CPU tests.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from blazingaml.ir import nodes as I
+
+from ..source_writer import STACK_SLOTS, SourceWriter, _comment_text
+
+KERNEL_NAME = "blazingaml_kernel"
+HOST_LAUNCHER = "blazingaml_launch_on_host"
+HERE = Path(__file__).resolve().parent
+CREDIT_CAP = 256   # edges one participation instance may credit (per-thread list, BLAZINGAML_CREDIT_CAP)
+
+# (name, C type) of every kernel parameter, in order. "ptr" entries are device arrays whose
+# NumPy dtype is fixed here; the runtimes convert the graph's arrays to exactly these.
+PARAMS = (
+    ("order", "const long long*"), ("n_order", "long long"), ("lanes", "int"),
+    ("src", "const int*"), ("dst", "const int*"), ("ts", "const long long*"),
+    ("amount_paid", "const double*"), ("amount_received", "const double*"),
+    ("pay_currency", "const signed char*"), ("recv_currency", "const signed char*"),
+    ("payment_format", "const signed char*"), ("bank", "const int*"),
+    ("o_ptr", "const long long*"), ("o_edge", "const long long*"), ("o_nbr", "const int*"),
+    ("o_ts", "const long long*"), ("o_nse", "const long long*"), ("o_nsn", "const int*"),
+    ("o_nst", "const long long*"),
+    ("i_ptr", "const long long*"), ("i_edge", "const long long*"), ("i_nbr", "const int*"),
+    ("i_ts", "const long long*"), ("i_nse", "const long long*"), ("i_nsn", "const int*"),
+    ("i_nst", "const long long*"),
+    ("bins_all", "const double*"), ("out", "int*"), ("out_width", "int"), ("overflow", "signed char*"),
+    ("max_work", "long long"), ("sliding", "const int*"), ("sliding_width", "int"),
+)
+NUMPY_DTYPE = {
+    "const long long*": "int64", "long long*": "int64", "const int*": "int32", "int*": "int32",
+    "const double*": "float64", "const signed char*": "int8", "signed char*": "int8",
+    "long long": "int64", "int": "int32",
+}
+
+
+class CudaCodegen(SourceWriter):
+    """C spelling of the shared IR walk, wrapped in a `__global__` kernel."""
+
+    TRUE, FALSE = "true", "false"
+    COMMENT = "//"
+    splits_hubs = True
+    _C_OPS = {"and": "&&", "or": "||"}
+    _TYPES = {"i64": "long long", "bool": "bool"}
+
+    def not_(self, x: str) -> str:
+        return f"(!({x}))"
+
+    def binary(self, op: str, left: str, right: str) -> str:
+        if op == "/":
+            return f"((double)({left}) / (double)({right}))"
+        return f"({left} {self._C_OPS.get(op, op)} {right})"
+
+    def abs_(self, x: str) -> str:
+        return f"fabs((double)({x}))"
+
+    def const(self, v: float) -> str:
+        if v.is_integer() and abs(v) < 2**53:
+            return f"{int(v)}LL"
+        if v != v or v in (float("inf"), float("-inf")):
+            raise ValueError(f"constant {v} has no C spelling")
+        return repr(v)
+
+    def let(self, d: int, name: str, value: str, ty: str = "i64"):
+        self.line(d, f"{self._TYPES[ty]} {name} = {value};")
+
+    def assign(self, d: int, target: str, value: str):
+        self.line(d, f"{target} = {value};")
+
+    def stmt(self, d: int, text: str):
+        self.line(d, f"{text};")
+
+    def for_range(self, d: int, var: str, start: str, stop: str):
+        self.line(d, f"for (long long {var} = {start}; {var} < {stop}; ++{var}) {{", opens=True)
+
+    def while_(self, d: int, cond: str):
+        self.line(d, f"while ({cond}) {{", opens=True)
+
+    def if_(self, d: int, cond: str):
+        self.line(d, f"if ({cond}) {{", opens=True)
+
+    def elif_(self, d: int, cond: str):
+        self.line(d, f"else if ({cond}) {{", opens=True)
+
+    def else_(self, d: int):
+        self.line(d, "else {", opens=True)
+
+    def pass_(self, d: int):
+        self.line(d, ";")
+
+    def sliding_ref(self, e: str, j: int) -> str:
+        return f"sliding[{e} * sliding_width + {j}]"
+
+    def bin_call(self, value: str, offset: int, count: int) -> str:
+        return f"bin_index((double)({value}), bins_all + {offset}, {count})"
+
+    def bump(self, d: int, edge: str, b: str):
+        self.stmt(d, f"atomicAdd(&out[{edge} * out_width + {b}], 1)")
+
+    def path_stacks(self, d: int, v: dict):
+        for key in ("sn", "se", "sp", "st"):
+            self.line(d, f"long long {v[key]}[{STACK_SLOTS}];")
+
+    def new_instance(self, d: int):
+        self.assign(d, "ncredited", "0")
+
+    def credit(self, d: int, edge: str, b: str):
+        self.stmt(d, f"credit_once(out, out_width, credited, &ncredited, {edge}, {b}, overflow, e)")
+
+    def lane_skip(self, d: int, position: str):
+        self.if_(d, f"(({position}) % lanes) != lane")
+        self.stmt(d + 1, "continue")
+
+    def lane_zero_only(self, d: int) -> int:
+        self.if_(d, "lane == 0")
+        return d + 1
+
+    def source(self) -> str:
+        k = self.kernel
+        params = ",\n    ".join(f"{ctype} {name}" for name, ctype in PARAMS)
+        self.line(0, f"// Generated by BlazingAML from IR {k.digest()} ({self.mode} mode); do not edit.")
+        self.line(0, "// Patterns: " + _comment_text(", ".join(p.name for p in k.programs)))
+        self.line(0, "// generated code binds some variables it does not read (e.g. a loop's neighbour)")
+        self.line(0, "#ifdef __CUDACC__")
+        self.line(0, "#pragma nv_diag_suppress 177")
+        self.line(0, "#pragma nv_diag_suppress 550")
+        self.line(0, "#endif")
+        self.line(0, f"#define BLAZINGAML_CREDIT_CAP {CREDIT_CAP}")
+        self.line(0, (HERE / "device.cuh").read_text())
+        self.line(0, f'extern "C" __global__ void {KERNEL_NAME}(\n    {params}) {{', opens=True)
+        self.let(1, "gid", "(long long)blockIdx.x * blockDim.x + threadIdx.x")
+        self.let(1, "k", "gid / lanes")
+        self.line(1, "int lane = (int)(gid % lanes);")
+        self.if_(1, "k >= n_order")
+        self.stmt(2, "return")
+        self.let(1, "e", "order[k]")
+        self.let(1, "ta", "src[e]")
+        self.let(1, "tb", "dst[e]")
+        self.let(1, "t", "ts[e]")
+        self.let(1, "wlo", "0")
+        if self.mode == "participation":
+            self.line(1, "long long credited[BLAZINGAML_CREDIT_CAP];")
+            self.line(1, "int ncredited = 0;")
+        self.stmt(1, "(void)lane; (void)ta; (void)tb; (void)wlo; (void)max_work")
+        self.programs(1)
+        return self.render_braces() + self.host_launcher()
+
+    def host_launcher(self) -> str:
+        params = ",\n    ".join(f"{ctype} {name}" for name, ctype in PARAMS)
+        names = ", ".join(name for name, _ in PARAMS)
+        return (
+            "\n#ifdef BLAZINGAML_HOST_SHIM\n"
+            "// CPU execution for tests: every thread of the grid in turn (see host_shim.h).\n"
+            f'extern "C" void {HOST_LAUNCHER}(unsigned int grid, unsigned int block,\n    {params})\n{{\n'
+            "    gridDim.x = grid;\n    blockDim.x = block;\n"
+            "    for (unsigned int bx = 0; bx < grid; ++bx) {\n        blockIdx.x = bx;\n"
+            "        for (unsigned int tx = 0; tx < block; ++tx) {\n            threadIdx.x = tx;\n"
+            f"            {KERNEL_NAME}({names});\n"
+            "        }\n    }\n}\n#endif\n"
+        )
+
+
+def generate_cuda(kernel: I.Kernel, mode: str = "closing") -> str:
+    """Readable, self-contained CUDA C source of a fused kernel."""
+    return CudaCodegen(kernel, mode).source()

@@ -1,0 +1,84 @@
+"""Run generated CUDA C on a GPU through CuPy.
+
+The graph's arrays go to the device once per run and every kernel of the pattern set reads them;
+each kernel's counts land in one device feature matrix, which comes back to the host once. Kernels
+are compiled by NVRTC through `cupy.RawModule` (CuPy keeps compiled kernels in its own disk cache).
+Windowed aggregates (`SlidingCount`) are precomputed by the O(m) two-pointer sweep on the CPU and
+copied up with the kernel's other inputs.
+
+The path work bound (`max_work`) applies per thread: a hub trigger's lanes each have their own.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from blazingaml.errors import BackendUnavailable
+
+from .codegen import KERNEL_NAME, PARAMS
+from .launch import HUB_LANES, THREADS_PER_BLOCK, graph_inputs, grid_for, kernel_jobs
+
+_SCALAR_DTYPES = {"long long": np.int64, "int": np.int32}
+
+
+def require_gpu():
+    """CuPy with at least one CUDA device, or one clear error saying what to do instead."""
+    try:
+        import cupy
+    except ImportError:
+        raise BackendUnavailable(
+            "the cupy backend needs CuPy, which is not installed",
+            hint="on a machine with an NVIDIA GPU: pip install 'blazingaml[gpu]'; here use --backend numba") from None
+    try:
+        count = cupy.cuda.runtime.getDeviceCount()
+    except Exception as exc:  # CUDARuntimeError, or a driver that cannot load
+        raise BackendUnavailable(f"the cupy backend found no usable CUDA device ({_first_line(exc)})",
+                                 hint="use --backend numba (all CPU cores)") from None
+    if count == 0:
+        raise BackendUnavailable("the cupy backend found no CUDA device", hint="use --backend numba (all CPU cores)")
+    return cupy
+
+
+def _first_line(exc: Exception) -> str:
+    text = str(exc).strip().splitlines()
+    return text[0] if text else type(exc).__name__
+
+
+def device_name() -> str:
+    cupy = require_gpu()
+    props = cupy.cuda.runtime.getDeviceProperties(cupy.cuda.Device().id)
+    name = props["name"]
+    return name.decode() if isinstance(name, bytes) else str(name)
+
+
+def run_on_gpu(graph, compiled, max_work: int, progress=None, hub_lanes: int = HUB_LANES,
+               hub_threshold: float | None = None) -> np.ndarray:
+    """Per-edge feature matrix [m, columns] (int32), computed on the current CUDA device."""
+    cp = require_gpu()
+    from blazingaml.runtime import _column_positions, check_overflow, kernel_column_slices
+
+    m = graph.m
+    positions = _column_positions(compiled)
+    inputs = {name: cp.asarray(a) for name, a in graph_inputs(graph).items()}   # the graph, copied once
+    out_all = cp.zeros((m, len(compiled.columns)), cp.int32)
+    for job in kernel_jobs(graph, compiled, hub_lanes, hub_threshold):
+        function = cp.RawModule(code=job.source, options=("--std=c++17",)).get_function(KERNEL_NAME)
+        out = cp.zeros((m, job.width), cp.int32)
+        overflow = cp.zeros(m, cp.int8)
+        per_kernel = dict(bins_all=cp.asarray(job.bins), out=out, out_width=job.width, overflow=overflow,
+                          max_work=max_work, sliding=cp.asarray(job.sliding), sliding_width=job.sliding.shape[1])
+        for triggers, lanes in ((job.light, 1), (job.hubs, hub_lanes)):
+            if len(triggers) == 0:
+                continue
+            values = dict(inputs, **per_kernel, order=cp.asarray(triggers), n_order=len(triggers), lanes=lanes)
+            args = tuple(values[name] if ctype.endswith("*") else _SCALAR_DTYPES[ctype](values[name])
+                         for name, ctype in PARAMS)
+            function((grid_for(len(triggers), lanes),), (THREADS_PER_BLOCK,), args)
+        if int(overflow.max()) > 0:
+            check_overflow(graph, job.kernel, cp.asnumpy(overflow), max_work)
+        for dst, src in kernel_column_slices(job.kernel, positions):
+            out_all[:, dst] = out[:, src]
+        del out
+        if progress is not None:
+            progress(len(job.kernel.programs))
+    return cp.asnumpy(out_all)   # the features, copied back once
