@@ -169,10 +169,10 @@ def score(model_dir, table: pa.Table, accounts, patterns, history=(), explain: b
             raise ModelError(f"the data lacks columns the model needs: {sorted(missing)}")
     hist_tables = [h for h, _ in history]
     combined, new_mask = _concat_history(table, hist_tables)
+    acc = accounts
     if history:
         # one account index across files: re-key accounts by (bank, account)
-        combined = _rekey_accounts(table, accounts, history, combined)
-    acc = None if history else accounts
+        combined, acc = _rekey_accounts(table, accounts, history, combined)
     ft = build_features(combined, acc, patterns, backend=backend, threads=threads)
     if list(ft.frame.columns) != meta["features"]:
         raise ModelError("the feature schema differs from the model's",
@@ -186,20 +186,27 @@ def score(model_dir, table: pa.Table, accounts, patterns, history=(), explain: b
     return out, explanations
 
 
-def _rekey_accounts(table, accounts, history, combined):
-    """Map every file's dense account ids through its key table to one shared index."""
+def _rekey_accounts(table, accounts, history, combined) -> tuple[pa.Table, pa.Table]:
+    """Map every file's dense account ids through its key table to one shared index; returns the
+    re-keyed table and the merged key table (so bank codes, hence `cross_bank`, survive)."""
     if accounts is None or any(a is None for _, a in history):
         raise ModelError("history files need their account key tables (.accounts.parquet) to be joined",
                          hint="convert every file with 'blazingaml convert', or pass CSVs")
-    keys_index: dict[str, int] = {}
+    from .io.ibm_csv import ACCOUNT_SCHEMA
+
+    keys_index: dict[tuple[str, str], int] = {}
     mapped_src, mapped_dst = [], []
     for t, acc in [*history, (table, accounts)]:
-        keys = [f"{b}:{a}" for b, a in zip(acc.column("bank").to_pylist(), acc.column("account_id").to_pylist())]
+        keys = zip(acc.column("bank").to_pylist(), acc.column("account_id").to_pylist())
         ids = np.array([keys_index.setdefault(k, len(keys_index)) for k in keys], np.int32)
         mapped_src.append(ids[t.column("src").to_numpy()])
         mapped_dst.append(ids[t.column("dst").to_numpy()])
     combined = combined.set_column(combined.column_names.index("src"), "src", pa.array(np.concatenate(mapped_src)))
-    return combined.set_column(combined.column_names.index("dst"), "dst", pa.array(np.concatenate(mapped_dst)))
+    combined = combined.set_column(combined.column_names.index("dst"), "dst", pa.array(np.concatenate(mapped_dst)))
+    merged = pa.table([pa.array(np.arange(len(keys_index), dtype=np.int32)),
+                       pa.array([b for b, _ in keys_index]), pa.array([a for _, a in keys_index])],
+                      schema=ACCOUNT_SCHEMA)
+    return combined, merged
 
 
 def explain_alerts(graph: TemporalGraph, combined: pa.Table, new_mask, alert, patterns, scores) -> list[dict]:

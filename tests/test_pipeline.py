@@ -145,3 +145,21 @@ def test_ibm_protocol(embedded_world, tmp_path):
     c = ev.metrics["confusion"]
     assert sum(c.values()) == round(0.2 * table.num_rows)
     assert 0 <= ev.metrics["threshold"] <= 1
+
+
+def test_history_scores_equal_scoring_the_whole_period(model, split_world):
+    """Scoring the newer file with the older one as history gives each new row exactly the score it
+    gets when the two periods are scored as one file: same windows, same accounts, same banks."""
+    from blazingaml.dsl.parser import load_patterns
+    from blazingaml.pipeline import score
+
+    _, parquet, out = split_world
+    patterns = load_patterns([GFP, TYPOLOGIES])
+    full, full_acc = load_transactions(parquet)
+    new, new_acc = load_transactions(out / "new.parquet")
+    old, old_acc = load_transactions(out / "old.parquet")
+    with_history, _ = score(model, new, new_acc, patterns, history=[(old, old_acc)])
+    whole, _ = score(model, full, full_acc, patterns)
+    by_tx = dict(zip(whole["tx_id"].to_numpy(), whole["score"].to_numpy()))
+    expected = np.array([by_tx[t] for t in new["tx_id"].to_numpy()])
+    assert np.array_equal(with_history["score"].to_numpy(), expected)
