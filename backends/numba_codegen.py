@@ -25,7 +25,8 @@ GRAPH_ARGS = (
     "i_ptr", "i_edge", "i_nbr", "i_ts", "i_nse", "i_nsn", "i_nst",
 )
 KERNEL_ARGS = ("order",) + GRAPH_ARGS + (
-    "bins_all", "out", "overflow", "stamp", "max_work", "sc_node", "sc_edge", "sc_pos", "sc_ts", "sliding",
+    "bins_all", "out", "row", "colmap", "cap", "overflow", "stamp", "max_work", "sc_node", "sc_edge", "sc_pos",
+    "sc_ts", "sliding",
 )
 
 
@@ -39,7 +40,38 @@ def graph_arrays(graph) -> tuple:
 
 
 class NumbaCodegen(SourceWriter):
-    """Python spelling of the shared IR walk, wrapped in an njit kernel with a prange over triggers."""
+    """Python spelling of the shared IR walk, wrapped in an njit kernel with a prange over triggers.
+
+    Counts go straight into the caller's feature matrix: row `row[e]` (input order), column
+    `colmap[b]` (the user's column order), saturating at `cap` (the matrix dtype's maximum). In
+    closing mode only trigger e's thread writes row row[e], so no atomics are needed; participation
+    mode runs serially.
+    """
+
+    def sliding_ref(self, e: str, j: int) -> str:
+        return f"sliding[{e}, {j}]"
+
+    def bin_call(self, value: str, offset: int, count: int) -> str:
+        return f"bin_index({value}, bins_all[{offset}:{offset + count}])"
+
+    def bump(self, d: int, edge: str, b: str):
+        r, c = self.fresh("r"), self.fresh("c")
+        self.let(d, r, f"row[{edge}]")
+        self.let(d, c, f"colmap[{b}]")
+        self.if_(d, f"out[{r}, {c}] < cap")
+        self.stmt(d + 1, f"out[{r}, {c}] += 1")
+
+    def path_stacks(self, d: int, v: dict):
+        for key, scratch in (("sn", "sc_node"), ("se", "sc_edge"), ("sp", "sc_pos"), ("st", "sc_ts")):
+            self.let(d, v[key], f"{scratch}[tid]")
+
+    def new_instance(self, d: int):
+        self.stmt(d, "inst += 1")
+
+    def credit(self, d: int, edge: str, b: str):
+        self.if_(d, f"stamp[{edge}] != inst")
+        self.assign(d + 1, f"stamp[{edge}]", "inst")
+        self.bump(d + 1, edge, b)
 
     def source(self) -> str:
         k = self.kernel

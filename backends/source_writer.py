@@ -100,30 +100,29 @@ class SourceWriter:
     def pass_(self, d: int):
         self.line(d, "pass")
 
+    # Target-specific: how a windowed aggregate is read, a value binned, a count added, and where
+    # path stacks and the participation bookkeeping live.
     def sliding_ref(self, e: str, j: int) -> str:
-        return f"sliding[{e}, {j}]"
+        raise NotImplementedError
 
     def bin_call(self, value: str, offset: int, count: int) -> str:
-        return f"bin_index({value}, bins_all[{offset}:{offset + count}])"
+        raise NotImplementedError
 
     def bump(self, d: int, edge: str, b: str):
-        """out[edge, b] += 1 (closing mode)."""
-        self.stmt(d, f"out[{edge}, {b}] += 1")
+        """Add 1 to the feature (edge, kernel column b) (closing mode)."""
+        raise NotImplementedError
 
     def path_stacks(self, d: int, v: dict):
         """Bind the four per-thread path stacks (node, edge, scan position, timestamp)."""
-        for key, scratch in (("sn", "sc_node"), ("se", "sc_edge"), ("sp", "sc_pos"), ("st", "sc_ts")):
-            self.let(d, v[key], f"{scratch}[tid]")
+        raise NotImplementedError
 
     def new_instance(self, d: int):
         """Start crediting a new pattern instance (participation mode)."""
-        self.stmt(d, "inst += 1")
+        raise NotImplementedError
 
     def credit(self, d: int, edge: str, b: str):
-        """Participation: add 1 to out[edge, b] unless this instance already credited `edge`."""
-        self.if_(d, f"stamp[{edge}] != inst")
-        self.assign(d + 1, f"stamp[{edge}]", "inst")
-        self.stmt(d + 1, f"out[{edge}, {b}] += 1")
+        """Participation: add 1 to (edge, b) unless this instance already credited `edge`."""
+        raise NotImplementedError
 
     def lane_skip(self, d: int, position: str):
         """In a split first level, skip the iterations that belong to other lanes."""

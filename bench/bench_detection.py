@@ -63,14 +63,15 @@ def main():
     ap.add_argument("--snap-batch", type=int, default=2048)
     ap.add_argument("--snap-timeout", type=float, default=600)
     args = ap.parse_args()
-    import pandas as pd
+    import numpy as np
 
     from blazingaml.dsl.parser import load_patterns
     from blazingaml.generator import generate
     from blazingaml.io.ibm_csv import convert_trans_csv
     from blazingaml.io.patterns_txt import read_patterns
     from blazingaml.io.transactions import load_transactions
-    from blazingaml.pipeline import build_features, evaluate, f1_at, time_split
+    from blazingaml.pipeline import (FEATURE_DTYPE, FeatureTable, build_features, evaluate, f1_at, predict_rows,
+                                     time_split, training_rows)
     from blazingaml.models import make_scorer
 
     world = OUT / f"detection-{args.scale}"
@@ -95,11 +96,13 @@ def main():
     result["raw_only"] = {"f1": full.ablation[0]["f1"]}
 
     snap, timing = snap_features(table, args.snap_batch, args.snap_timeout)
-    ft = build_features(table, accounts, [])
-    frame = pd.concat([ft.frame, pd.DataFrame(snap, columns=[f"gfp{i}" for i in range(snap.shape[1])])], axis=1)
+    raw = build_features(table, accounts, [])
+    ft = FeatureTable(raw.raw, np.minimum(snap, np.iinfo(FEATURE_DTYPE).max).astype(FEATURE_DTYPE), raw.labels,
+                      raw.ts, [f"gfp{i}" for i in range(snap.shape[1])])
     tr, te = time_split(ft.ts, table["tx_id"].to_numpy(), [0.8, 0.2])
-    scorer = make_scorer("gbt").fit(frame.iloc[tr], ft.labels[tr])
-    m = f1_at(ft.labels[te], scorer.predict_proba(frame.iloc[te]), 0.5)
+    rows, weight = training_rows(ft.labels, tr)   # the same rule evaluate() applies
+    scorer = make_scorer("gbt").fit(ft.matrix(rows), ft.labels[rows], ft.names, weight)
+    m = f1_at(ft.labels[te], predict_rows(scorer, ft, te), 0.5)
     result["snapml_gfp"] = {"f1": m["f1"], "precision": m["precision"], "recall": m["recall"],
                             "batch": args.snap_batch, "seconds_per_pattern": timing}
     save(f"detection-{args.scale}", result)

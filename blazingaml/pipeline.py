@@ -11,11 +11,11 @@ import pyarrow as pa
 
 from . import __version__
 from .errors import BlazingError, ModelError
-from .features import mine_table
 from .graph import TemporalGraph
 from .io.vocab import CURRENCIES, PAYMENT_FORMATS, TYPOLOGIES
 from .models import load_model, make_scorer, save_model
-from .progress import log
+from .progress import bar, log
+from .runtime import compile_patterns, mine_graph
 
 RAW_FEATURES = ["log_amount_paid", "log_amount_received", "pay_currency", "recv_currency", "payment_format",
                 "hour", "weekday", "cross_currency", "cross_bank", "self_transfer"]
@@ -48,28 +48,95 @@ def pattern_hashes(patterns) -> dict:
     return {p.name: lower(p).digest() for p in patterns}
 
 
+FEATURE_DTYPE = np.uint16      # mined counts, saturating at 65,535 (half of int32's memory)
+MAX_TRAIN_ROWS = 1_000_000     # beyond this, legitimate training rows are sampled (and weighted)
+BATCH_ROWS = 131_072           # rows per float32 block handed to the scorer
+
+
 @dataclass
 class FeatureTable:
-    frame: pd.DataFrame          # raw + pattern features, input order
+    """Raw and mined features of every transaction, input order.
+
+    Mined counts stay in one compact matrix (`FEATURE_DTYPE`); scorers get float32 blocks of just
+    the rows and columns they need (`matrix`), so a 5M-transaction world never holds a dense float
+    copy of all its features."""
+
+    raw: pd.DataFrame            # RAW_FEATURES
+    mined: np.ndarray            # [m, len(pattern_columns)] FEATURE_DTYPE
     labels: np.ndarray | None
     ts: np.ndarray
     pattern_columns: list = field(default_factory=list)
     mining_seconds: float = 0.0
     graph: TemporalGraph | None = None
 
+    def __post_init__(self):
+        self._raw_values = self.raw.to_numpy(np.float32)
+
+    @property
+    def names(self) -> list[str]:
+        return list(self.raw.columns) + list(self.pattern_columns)
+
+    def __len__(self) -> int:
+        return len(self.raw)
+
+    def matrix(self, rows: np.ndarray, columns: list[str] | None = None) -> np.ndarray:
+        """float32 [len(rows), len(columns)] (all features when `columns` is None)."""
+        columns = self.names if columns is None else columns
+        raw_pos = {c: i for i, c in enumerate(self.raw.columns)}
+        mined_pos = {c: i for i, c in enumerate(self.pattern_columns)}
+        unknown = [c for c in columns if c not in raw_pos and c not in mined_pos]
+        if unknown:
+            raise BlazingError(f"unknown feature columns: {unknown[:5]}")
+        raw_dst = [j for j, c in enumerate(columns) if c in raw_pos]
+        raw_src = [raw_pos[columns[j]] for j in raw_dst]
+        mined_dst = [j for j, c in enumerate(columns) if c in mined_pos]
+        mined_src = np.array([mined_pos[columns[j]] for j in mined_dst], np.int64)
+        out = np.empty((len(rows), len(columns)), np.float32)
+        for a in range(0, len(rows), BATCH_ROWS):
+            chunk = rows[a:a + BATCH_ROWS]
+            if raw_dst:
+                out[a:a + len(chunk), raw_dst] = self._raw_values[chunk][:, raw_src]
+            if mined_dst:
+                out[a:a + len(chunk), mined_dst] = self.mined[chunk][:, mined_src]
+        return out
+
 
 def build_features(table: pa.Table, accounts, patterns, backend="numba", threads=None, mode="closing") -> FeatureTable:
     graph = TemporalGraph.from_table(table, accounts)
     raw = raw_features(table, graph)
+    mined, cols, seconds = np.zeros((table.num_rows, 0), FEATURE_DTYPE), [], 0.0
     if patterns:
-        mined = mine_table(table, accounts, patterns, backend=backend, mode=mode, threads=threads, graph=graph)
-        feats = mined.table.drop(["tx_id"]).to_pandas()
-        frame = pd.concat([raw, feats], axis=1)
-        cols, seconds = list(feats.columns), mined.seconds
-    else:
-        frame, cols, seconds = raw, [], 0.0
+        t0 = time.perf_counter()
+        compiled = compile_patterns(patterns, mode=mode)
+        with bar("mining", total=len(compiled.programs), unit="pattern") as advance:
+            mined = mine_graph(graph, compiled, backend=backend, threads=threads, progress=advance,
+                               dtype=FEATURE_DTYPE)
+        cols, seconds = list(compiled.columns), time.perf_counter() - t0
     labels = table.column("label").to_numpy() if "label" in table.column_names else None
-    return FeatureTable(frame, labels, table.column("ts").to_numpy(), cols, seconds, graph)
+    return FeatureTable(raw, mined, labels, table.column("ts").to_numpy(), cols, seconds, graph)
+
+
+def training_rows(labels: np.ndarray, rows: np.ndarray, max_rows: int = MAX_TRAIN_ROWS, seed: int = 0):
+    """Rows to fit on and their weights: all of them when there are at most `max_rows`; otherwise
+    every laundering row and a uniform sample of the legitimate ones, each weighted by the inverse
+    sampling rate, so predicted probabilities (and the 0.5 threshold) keep their meaning."""
+    if len(rows) <= max_rows:
+        return rows, None
+    y = labels[rows]
+    pos, neg = rows[y == 1], rows[y == 0]
+    keep = max(max_rows - len(pos), 1)
+    rng = np.random.default_rng(seed)
+    sampled = np.sort(rng.choice(neg, size=min(keep, len(neg)), replace=False))
+    chosen = np.sort(np.concatenate([pos, sampled]))
+    weight = np.where(labels[chosen] == 1, 1.0, len(neg) / len(sampled))
+    return chosen, weight
+
+
+def predict_rows(scorer, ft: FeatureTable, rows: np.ndarray, columns: list[str] | None = None) -> np.ndarray:
+    """Scores for `rows`, a block at a time."""
+    parts = [scorer.predict_proba(ft.matrix(rows[a:a + BATCH_ROWS], columns))
+             for a in range(0, len(rows), BATCH_ROWS)]
+    return np.concatenate(parts) if parts else np.zeros(0)
 
 
 def time_split(ts: np.ndarray, tx_id: np.ndarray | None, fractions) -> list[np.ndarray]:
@@ -110,15 +177,17 @@ def train(table, accounts, patterns, model_kind="gbt", out=None, threads=None, b
         raise BlazingError("training needs labels: the input has no 'Is Laundering' column")
     ft = build_features(table, accounts, patterns, backend=backend, threads=threads)
     fit_idx, val_idx = time_split(ft.ts, table.column("tx_id").to_numpy(), [0.8, 0.2])
+    rows, weight = training_rows(ft.labels, fit_idx, seed=seed)
     scorer = make_scorer(model_kind, threads=threads or 2, seed=seed)
-    scorer.fit(ft.frame.iloc[fit_idx], ft.labels[fit_idx])
-    threshold = best_threshold(ft.labels[val_idx], scorer.predict_proba(ft.frame.iloc[val_idx]))
+    scorer.fit(ft.matrix(rows), ft.labels[rows], ft.names, weight)
+    threshold = best_threshold(ft.labels[val_idx], predict_rows(scorer, ft, val_idx))
     windows = {p.name: p.window_seconds for p in patterns}
     meta = {
-        "features": list(ft.frame.columns), "raw_features": RAW_FEATURES, "pattern_columns": ft.pattern_columns,
+        "features": ft.names, "raw_features": RAW_FEATURES, "pattern_columns": ft.pattern_columns,
         "patterns": pattern_hashes(patterns), "pattern_sources": {p.name: p.source for p in patterns},
         "windows": windows, "max_window_seconds": max(windows.values(), default=0), "threshold": threshold,
-        "mode": "closing", "blazingaml": __version__, "trained_rows": int(len(fit_idx)),
+        "mode": "closing", "blazingaml": __version__, "trained_rows": int(len(rows)),
+        "training_period_rows": int(len(fit_idx)),
         "validation_rows": int(len(val_idx)),
     }
     if out is not None:
@@ -174,10 +243,10 @@ def score(model_dir, table: pa.Table, accounts, patterns, history=(), explain: b
         # one account index across files: re-key accounts by (bank, account)
         combined, acc = _rekey_accounts(table, accounts, history, combined)
     ft = build_features(combined, acc, patterns, backend=backend, threads=threads)
-    if list(ft.frame.columns) != meta["features"]:
+    if ft.names != meta["features"]:
         raise ModelError("the feature schema differs from the model's",
                          hint="train and score with the same blazingaml version and pattern files")
-    p = scorer.predict_proba(ft.frame[new_mask])
+    p = predict_rows(scorer, ft, np.flatnonzero(new_mask))
     alert = p >= meta["threshold"]
     out = table.append_column("score", pa.array(p)).append_column("alert", pa.array(alert))
     explanations = []
@@ -266,7 +335,7 @@ def evaluate(table, accounts, patterns, attempts=None, protocol="paper", model_k
     if "label" not in table.column_names:
         raise BlazingError("evaluation needs labels: the input has no 'Is Laundering' column")
     ft = build_features(table, accounts, patterns, backend=backend, threads=threads)
-    log(f"features: {ft.frame.shape[1]} columns for {len(ft.frame):,} transactions "
+    log(f"features: {len(ft.names)} columns for {len(ft):,} transactions "
         f"(pattern mining {ft.mining_seconds:.1f} s)")
     tx_id = table.column("tx_id").to_numpy()
     if protocol == "paper":
@@ -277,17 +346,20 @@ def evaluate(table, accounts, patterns, attempts=None, protocol="paper", model_k
     else:
         raise BlazingError(f"unknown protocol '{protocol}'", hint="choose paper or ibm")
     y = ft.labels
+    fit_rows, weight = training_rows(y, train_idx, seed=seed)
+    if len(fit_rows) < len(train_idx):
+        log(f"training on {len(fit_rows):,} of {len(train_idx):,} training-period transactions: every laundering "
+            f"one and a weighted uniform sample of the rest")
 
     def fit_eval(columns):
         scorer = make_scorer(model_kind, threads=threads or 2, seed=seed)
-        scorer.fit(ft.frame.iloc[train_idx][columns], y[train_idx])
+        scorer.fit(ft.matrix(fit_rows, columns), y[fit_rows], columns, weight)
         threshold = 0.5
         if val_idx is not None:
-            threshold = best_threshold(y[val_idx], scorer.predict_proba(ft.frame.iloc[val_idx][columns]))
-        p = scorer.predict_proba(ft.frame.iloc[test_idx][columns])
-        return scorer, threshold, p
+            threshold = best_threshold(y[val_idx], predict_rows(scorer, ft, val_idx, columns))
+        return scorer, threshold, predict_rows(scorer, ft, test_idx, columns)
 
-    all_cols = list(ft.frame.columns)
+    all_cols = ft.names
     scorer, threshold, p = fit_eval(all_cols)
     yt = y[test_idx]
     metrics = f1_at(yt, p, threshold)

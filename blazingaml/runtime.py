@@ -50,24 +50,34 @@ def _column_positions(compiled: CompiledPatterns) -> dict[str, int]:
 
 
 def mine_graph(graph: TemporalGraph, compiled: CompiledPatterns, backend: str = "numba", threads: int | None = None,
-               max_work: int = DEFAULT_MAX_WORK, progress=None) -> np.ndarray:
-    """Feature matrix [m, len(columns)] (int32) in input-row order."""
+               max_work: int = DEFAULT_MAX_WORK, progress=None, dtype=np.int32) -> np.ndarray:
+    """Feature matrix [m, len(columns)] in input-row order.
+
+    `dtype` int32 (default) keeps exact counts; a smaller unsigned type (uint16 for model features)
+    saturates each count at the type's maximum and takes a half or a quarter of the memory."""
+    dtype = np.dtype(dtype)
+    cap = int(np.iinfo(dtype).max)
     if backend not in BACKENDS:
         raise BlazingError(f"unknown backend '{backend}'", hint="choose numba, cupy or reference")
     total = len(compiled.columns)
     if graph.m == 0:
-        return np.zeros((0, total), np.int32)
+        return np.zeros((0, total), dtype)
     if backend == "reference":
         from .backends.reference import ReferenceInterpreter
 
         per_edge = ReferenceInterpreter(graph, compiled.mode, max_work=max_work).run(compiled.programs)
-        return graph.to_input_order(per_edge)
+        return _saturate(graph.to_input_order(per_edge), dtype, cap)
     if backend == "cupy":
         from .backends.cupy.runner import run_on_gpu
 
-        return graph.to_input_order(run_on_gpu(graph, compiled, max_work, progress))
-    per_edge = _run_numba(graph, compiled, threads, max_work, progress)
-    return graph.to_input_order(per_edge)
+        return _saturate(graph.to_input_order(run_on_gpu(graph, compiled, max_work, progress)), dtype, cap)
+    return _run_numba(graph, compiled, threads, max_work, progress, dtype, cap)
+
+
+def _saturate(values: np.ndarray, dtype: np.dtype, cap: int) -> np.ndarray:
+    if values.dtype == dtype:
+        return values
+    return np.minimum(values, cap).astype(dtype)
 
 
 def kernel_column_slices(kernel: I.Kernel, positions: dict[str, int]) -> list[tuple[slice, slice]]:
@@ -100,7 +110,8 @@ def check_overflow(graph: TemporalGraph, kernel: I.Kernel, overflow: np.ndarray,
         hint="run participation features for this pattern set with --backend numba, or use --mode closing")
 
 
-def _run_numba(graph, compiled, threads, max_work, progress) -> np.ndarray:
+def _run_numba(graph, compiled, threads, max_work, progress, dtype, cap) -> np.ndarray:
+    """Kernels write straight into the input-ordered feature matrix (see NumbaCodegen)."""
     import numba
 
     from .backends.numba_codegen import graph_arrays, load_kernel
@@ -112,22 +123,20 @@ def _run_numba(graph, compiled, threads, max_work, progress) -> np.ndarray:
         numba.set_num_threads(min(int(threads), numba.config.NUMBA_NUM_THREADS))
     nthreads = numba.get_num_threads()
     positions = _column_positions(compiled)
-    out_all = np.zeros((graph.m, len(compiled.columns)), np.int32)
+    out = np.zeros((graph.m, len(compiled.columns)), dtype)
     arrays = graph_arrays(graph)
     for kernel in compiled.kernels:
         fn, _ = load_kernel(kernel, compiled.mode)
-        width = sum(len(p.bins) for p in kernel.programs)
         bins = np.concatenate([np.asarray(p.bins, np.float64) for p in kernel.programs])
-        out = np.zeros((graph.m, width), np.int32)
+        colmap = np.concatenate([np.arange(positions[p.name], positions[p.name] + len(p.bins)) for p in kernel.programs])
         overflow = np.zeros(graph.m, np.int8)
         stamp = np.zeros(graph.m if compiled.mode == "participation" else 1, np.int64)
         scratch = [np.zeros((nthreads, STACK_SLOTS), np.int64) for _ in range(4)]
         sliding = sliding_counts(graph, kernel)
         order = trigger_order(graph, kernel)
-        fn(order, *arrays, bins, out, overflow, stamp, max_work, *scratch, sliding)
+        fn(order, *arrays, bins, out, graph.row, colmap.astype(np.int64), cap, overflow, stamp, max_work, *scratch,
+           sliding)
         check_overflow(graph, kernel, overflow, max_work)
-        for dst, src in kernel_column_slices(kernel, positions):
-            out_all[:, dst] = out[:, src]
         if progress is not None:
             progress(len(kernel.programs))
-    return out_all
+    return out

@@ -23,7 +23,7 @@ from blazingaml.graph import TemporalGraph
 from blazingaml.ir import nodes as I
 from blazingaml.runtime import compile_patterns, mine_graph
 
-from .conftest import ROOT, gpu_available  # noqa: F401  (used in skipif)
+from .conftest import ROOT, gpu_available
 from .strategies import BASE_TS, build, temporal_graphs
 
 LIBRARY = load_patterns([ROOT / "patterns"])
@@ -128,7 +128,7 @@ def test_emit_cuda_prints_kernels():
     assert "__global__" in done.stdout and "scatter_gather" in done.stdout
 
 
-@pytest.mark.skipif("gpu_available()", reason="this machine has a GPU")
+@pytest.mark.skipif(gpu_available(), reason="this machine has a GPU")
 def test_cupy_backend_without_gpu_says_what_to_do(small_world):
     _, parquet = small_world
     done = _cli("mine", "--patterns", str(ROOT / "patterns" / "gfp" / "fan.pattern"), "--input", str(parquet),

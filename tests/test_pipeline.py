@@ -163,3 +163,39 @@ def test_history_scores_equal_scoring_the_whole_period(model, split_world):
     by_tx = dict(zip(whole["tx_id"].to_numpy(), whole["score"].to_numpy()))
     expected = np.array([by_tx[t] for t in new["tx_id"].to_numpy()])
     assert np.array_equal(with_history["score"].to_numpy(), expected)
+
+
+def test_training_rows_keep_every_positive_and_weight_the_sample():
+    from blazingaml.pipeline import training_rows
+
+    labels = np.zeros(10_000, np.int8)
+    labels[::97] = 1
+    rows = np.arange(2_000, 10_000)
+    same, none = training_rows(labels, rows, max_rows=8_000)
+    assert none is None and np.array_equal(same, rows)
+    chosen, weight = training_rows(labels, rows, max_rows=1_000, seed=1)
+    assert len(chosen) == 1_000 and np.all(np.diff(chosen) > 0) and set(chosen) <= set(rows)
+    positives = rows[labels[rows] == 1]
+    assert set(positives) <= set(chosen)
+    negatives = len(rows) - len(positives)
+    # weights restore the legitimate total, so probabilities keep their scale
+    assert np.isclose(weight[labels[chosen] == 0].sum(), negatives)
+    assert np.all(weight[labels[chosen] == 1] == 1.0)
+
+
+def test_feature_matrix_blocks_match_the_columns():
+    import pandas as pd
+
+    from blazingaml.pipeline import BATCH_ROWS, FeatureTable
+
+    m = BATCH_ROWS + 17
+    rng = np.random.default_rng(0)
+    raw = pd.DataFrame({"a": rng.normal(size=m), "b": rng.integers(0, 5, m).astype(np.int16)})
+    mined = rng.integers(0, 60_000, (m, 3)).astype(np.uint16)
+    ft = FeatureTable(raw, mined, None, np.arange(m), ["p.1", "p.2", "q.1"])
+    rows = np.array([m - 1, 0, BATCH_ROWS, 5])
+    got = ft.matrix(rows, ["q.1", "a", "p.1"])
+    assert got.dtype == np.float32
+    expected = np.stack([mined[rows, 2], raw["a"].to_numpy()[rows], mined[rows, 0]], axis=1).astype(np.float32)
+    assert np.array_equal(got, expected)
+    assert ft.matrix(np.arange(m)).shape == (m, 5)

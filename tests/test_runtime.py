@@ -95,3 +95,26 @@ def test_check_cli_reports_mistake_without_traceback(tmp_path):
     r = subprocess.run([sys.executable, "-m", "blazingaml.cli", "check", str(bad)], capture_output=True, text=True)
     assert r.returncode == 2 and "Traceback" not in r.stderr
     assert f"{bad}:4:" in r.stderr and "undefined node `q`" in r.stderr and "^" in r.stderr
+
+
+MANY_PATHS = parse_text("""
+pattern long_ways_back
+    window 1d
+    bins 1..5
+    trigger a -> b
+    path p = b ~> a via out hops 1..5
+    emit length(p)
+""")
+
+
+@pytest.mark.parametrize("mode", ["closing", "participation"])
+@pytest.mark.parametrize("backend", ["numba", "reference"])
+def test_small_feature_dtypes_saturate(backend, mode):
+    """uint8/uint16 feature matrices hold min(count, max of the type), never a wrapped-around count."""
+    compiled = compile_patterns(MANY_PATHS, mode=mode)
+    exact = mine_graph(clique(9), compiled, backend=backend)
+    assert exact.dtype == np.int32 and exact.max() > 255    # 840 paths of length 5 per trigger
+    small = mine_graph(clique(9), compiled, backend=backend, dtype=np.uint8)
+    assert small.dtype == np.uint8
+    assert np.array_equal(small, np.minimum(exact, 255))
+    assert np.array_equal(mine_graph(clique(9), compiled, backend=backend, dtype=np.uint16), exact)

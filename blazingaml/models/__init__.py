@@ -12,7 +12,6 @@ from pathlib import Path
 from typing import Protocol
 
 import numpy as np
-import pandas as pd
 
 from ..errors import ModelError, require
 from ..io.atomic import write_text_atomic
@@ -23,8 +22,8 @@ MODEL_KINDS = ("gbt", "xgboost")
 class Scorer(Protocol):
     kind: str
 
-    def fit(self, X: pd.DataFrame, y: np.ndarray) -> "Scorer": ...
-    def predict_proba(self, X: pd.DataFrame) -> np.ndarray: ...
+    def fit(self, X: np.ndarray, y: np.ndarray, names: list[str], weight: np.ndarray | None = None) -> "Scorer": ...
+    def predict_proba(self, X: np.ndarray) -> np.ndarray: ...
     def save(self, directory: Path) -> None: ...
     def describe(self) -> dict: ...
 
@@ -52,14 +51,15 @@ class LightGBMScorer:
         }
         self.rounds = 300
 
-    def fit(self, X: pd.DataFrame, y: np.ndarray) -> "LightGBMScorer":
+    def fit(self, X: np.ndarray, y: np.ndarray, names: list[str], weight: np.ndarray | None = None) -> "LightGBMScorer":
         import lightgbm as lgb
 
         params = dict(self.params, scale_pos_weight=self.pos_weight)
-        self.booster = lgb.train(params, lgb.Dataset(X, label=y, free_raw_data=True), num_boost_round=self.rounds)
+        data = lgb.Dataset(X, label=y, weight=weight, feature_name=list(names), free_raw_data=True)
+        self.booster = lgb.train(params, data, num_boost_round=self.rounds)
         return self
 
-    def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
+    def predict_proba(self, X: np.ndarray) -> np.ndarray:
         return self.booster.predict(X)
 
     def save(self, directory: Path) -> None:
@@ -91,9 +91,9 @@ class XGBoostScorer:
         self.booster = booster
         self.threads, self.seed = threads, seed
 
-    def fit(self, X, y):
+    def fit(self, X, y, names, weight=None):
         xgb = require("xgboost", "xgboost")
-        dtrain = xgb.DMatrix(X, label=y)
+        dtrain = xgb.DMatrix(X, label=y, weight=weight, feature_names=list(names))
         params = {"objective": "binary:logistic", "tree_method": "hist", "max_depth": 8, "eta": 0.1,
                   "nthread": self.threads, "seed": self.seed}
         self.booster = xgb.train(params, dtrain, num_boost_round=200)
@@ -101,7 +101,7 @@ class XGBoostScorer:
 
     def predict_proba(self, X):
         xgb = require("xgboost", "xgboost")
-        return self.booster.predict(xgb.DMatrix(X))
+        return self.booster.predict(xgb.DMatrix(X, feature_names=self.booster.feature_names))
 
     def save(self, directory: Path) -> None:
         self.booster.save_model(str(directory / self.FILE))
