@@ -15,8 +15,9 @@ Layout (plain NumPy arrays, so the same buffers go to the GPU unchanged):
   (neighbour, edge number). All edges between ``v`` and one neighbour form a run sorted by time,
   so "is there a window edge v->x" and "is this the first window edge to x" are binary searches.
 
-Vertex arrays: ``bank`` (bank code of each account). Construction is one stable sort by time, then
-O(m + n) radix grouping and short per-vertex sorts in Numba.
+Vertex arrays: ``bank`` (bank code of each account). Construction is one stable sort by time (a
+counting sort over minutes for IBM data), then per direction, in parallel, O(m + n) radix
+grouping and short per-vertex sorts in Numba.
 """
 
 from __future__ import annotations
@@ -34,14 +35,65 @@ _DIGITS = 1 << _DIGIT_BITS
 
 
 @numba.njit(cache=True, nogil=True)
-def _group_by_owner(owner, nkeys):
-    """Stable LSD radix sort of edge numbers 0..m-1 by `owner`; returns (order, ptr).
+def _minute_order(ts):
+    """Stable order of edges by timestamp when every timestamp is a whole minute and the span is
+    short (IBM data): one counting-sort pass. Returns an empty array when that does not apply."""
+    m = ts.shape[0]
+    lo, hi = ts.min(), ts.max()
+    for i in range(m):
+        if (ts[i] - lo) % 60 != 0:
+            return np.empty(0, np.int64)
+    buckets = (hi - lo) // 60 + 1
+    if buckets > 4 * m + 1024:
+        return np.empty(0, np.int64)
+    count = np.zeros(buckets + 1, np.int64)
+    for i in range(m):
+        count[(ts[i] - lo) // 60 + 1] += 1
+    for b in range(buckets):
+        count[b + 1] += count[b]
+    order = np.empty(m, np.int64)
+    for i in range(m):
+        b = (ts[i] - lo) // 60
+        order[count[b]] = i
+        count[b] += 1
+    return order
 
-    11-bit digits keep each scatter pass within cache, which matters far more than the O(m)
-    bound: a one-pass counting sort over 500k buckets is several times slower here.
+
+@numba.njit(cache=True, nogil=True)
+def _gather_edges(order, src, dst, ts, tx_id):
+    m = order.shape[0]
+    s, d = np.empty(m, np.int32), np.empty(m, np.int32)
+    t, x = np.empty(m, np.int64), np.empty(m, np.int64)
+    for i in range(m):
+        e = order[i]
+        s[i], d[i], t[i], x[i] = src[e], dst[e], ts[e], tx_id[e]
+    return s, d, t, x
+
+
+@numba.njit(cache=True, nogil=True)
+def _gather_attributes(order, amount_paid, amount_received, pay_currency, recv_currency, payment_format):
+    m = order.shape[0]
+    ap, ar = np.empty(m, np.float64), np.empty(m, np.float64)
+    pc, rc, pf = np.empty(m, np.int8), np.empty(m, np.int8), np.empty(m, np.int8)
+    for i in range(m):
+        e = order[i]
+        ap[i], ar[i] = amount_paid[e], amount_received[e]
+        pc[i], rc[i], pf[i] = pay_currency[e], recv_currency[e], payment_format[e]
+    return ap, ar, pc, rc, pf
+
+
+@numba.njit(cache=True, nogil=True)
+def _build_direction(owner, other, ts, nkeys):
+    """One direction of the CSR from edges numbered in time order: (ptr, edge, nbr, ts, ns_edge,
+    ns_nbr, ns_ts).
+
+    Grouping by owner is a stable LSD radix sort with 11-bit digits: each scatter pass stays
+    within cache, which matters far more than the O(m) bound (a one-pass counting sort over 500k
+    buckets is several times slower here). Each vertex's segment is then stable-sorted by
+    neighbour (insertion sort for short ones), carrying edge numbers and timestamps along.
     """
     m = owner.shape[0]
-    keys = owner.astype(np.int64)
+    keys = owner.astype(np.int32)
     order = np.arange(m, dtype=np.int64)
     keys_tmp = np.empty_like(keys)
     order_tmp = np.empty_like(order)
@@ -63,36 +115,40 @@ def _group_by_owner(owner, nkeys):
         shift += _DIGIT_BITS
     ptr = np.zeros(nkeys + 1, dtype=np.int64)
     for i in range(m):
-        ptr[owner[i] + 1] += 1
+        ptr[keys[i] + 1] += 1
     for k in range(nkeys):
         ptr[k + 1] += ptr[k]
-    return order, ptr
-
-
-@numba.njit(cache=True, parallel=True)
-def _sort_segments_by_neighbour(ptr, edge, nbr):
-    """Within each vertex's segment, stable-sort edges by neighbour (ties keep time order)."""
-    n = ptr.shape[0] - 1
-    out_edge = edge.copy()
-    out_nbr = nbr.copy()
-    for v in numba.prange(n):
+    edge = order
+    nbr = np.empty(m, np.int32)
+    ets = np.empty(m, np.int64)
+    for p in range(m):
+        e = edge[p]
+        nbr[p] = other[e]
+        ets[p] = ts[e]
+    ns_edge = edge.copy()
+    ns_nbr = nbr.copy()
+    ns_ts = ets.copy()
+    for v in range(nkeys):
         lo, hi = ptr[v], ptr[v + 1]
         if hi - lo <= 32:
             for i in range(lo + 1, hi):  # insertion sort: stable, fast on short lists
-                ke, kn = out_edge[i], out_nbr[i]
+                ke, kn, kt = ns_edge[i], ns_nbr[i], ns_ts[i]
                 j = i - 1
-                while j >= lo and out_nbr[j] > kn:
-                    out_edge[j + 1] = out_edge[j]
-                    out_nbr[j + 1] = out_nbr[j]
+                while j >= lo and ns_nbr[j] > kn:
+                    ns_edge[j + 1] = ns_edge[j]
+                    ns_nbr[j + 1] = ns_nbr[j]
+                    ns_ts[j + 1] = ns_ts[j]
                     j -= 1
-                out_edge[j + 1] = ke
-                out_nbr[j + 1] = kn
+                ns_edge[j + 1] = ke
+                ns_nbr[j + 1] = kn
+                ns_ts[j + 1] = kt
         else:
             perm = np.argsort(nbr[lo:hi], kind="mergesort")
             for i in range(hi - lo):
-                out_edge[lo + i] = edge[lo + perm[i]]
-                out_nbr[lo + i] = nbr[lo + perm[i]]
-    return out_edge, out_nbr
+                ns_edge[lo + i] = edge[lo + perm[i]]
+                ns_nbr[lo + i] = nbr[lo + perm[i]]
+                ns_ts[lo + i] = ets[lo + perm[i]]
+    return ptr, edge, nbr, ets, ns_edge, ns_nbr, ns_ts
 
 
 @dataclass
@@ -112,10 +168,7 @@ class Adjacency:
 
 
 def _adjacency(owner: np.ndarray, other: np.ndarray, ts: np.ndarray, n: int) -> Adjacency:
-    edge, ptr = _group_by_owner(owner, n)
-    nbr = other[edge]
-    ns_edge, ns_nbr = _sort_segments_by_neighbour(ptr, edge, nbr)
-    return Adjacency(ptr, edge, nbr, ts[edge], ns_edge, ns_nbr, ts[ns_edge])
+    return Adjacency(*_build_direction(owner, other, ts, n))
 
 
 @dataclass
@@ -156,27 +209,37 @@ class TemporalGraph:
             raise ValueError("account indices must lie in [0, n)")
         # Stable sort by ts after sorting by tx_id gives (ts, tx_id) order.
         if m > 1 and np.all(tx_id[1:] > tx_id[:-1]):
-            order = np.argsort(ts, kind="stable")
+            order = _minute_order(ts)
+            if order.shape[0] != m:
+                order = np.argsort(ts, kind="stable")
         else:
             by_id = np.argsort(tx_id, kind="stable")
             order = by_id[np.argsort(ts[by_id], kind="stable")]
 
-        def take(a, dtype, default=0):
-            if a is None:
-                return np.full(m, default, dtype=dtype)
-            return np.asarray(a, dtype=dtype)[order]
+        def attributes():
+            def attr(a, dtype):  # numpy arrays, or Arrow columns (converted here, off the critical path)
+                if a is None:
+                    return np.zeros(m, dtype)
+                if isinstance(a, (pa.Array, pa.ChunkedArray)):
+                    a = a.to_numpy()
+                return np.ascontiguousarray(a, dtype=dtype)
 
-        s, d, t = src[order], dst[order], ts[order]
-        # The two directions are independent and their kernels release the GIL.
+            return _gather_attributes(order, attr(amount_paid, np.float64), attr(amount_received, np.float64),
+                                      attr(pay_currency, np.int8), attr(recv_currency, np.int8),
+                                      attr(payment_format, np.int8))
+
+        order = order.astype(np.int64)
+        s, d, t, x = _gather_edges(order, src, dst, ts, tx_id)
+        # Both directions and the attribute gather are independent, and their kernels release the GIL.
         with ThreadPoolExecutor(max_workers=2) as pool:
             out_f = pool.submit(_adjacency, s, d, t, n)
             inc_f = pool.submit(_adjacency, d, s, t, n)
+            attr_f = pool.submit(attributes)
             out, inc = out_f.result(), inc_f.result()
+            ap, ar, pc, rc, pf = attr_f.result()
         return cls(
-            n=n, src=s, dst=d, ts=t, tx_id=tx_id[order], row=order.astype(np.int64),
-            amount_paid=take(amount_paid, np.float64), amount_received=take(amount_received, np.float64),
-            pay_currency=take(pay_currency, np.int8), recv_currency=take(recv_currency, np.int8),
-            payment_format=take(payment_format, np.int8),
+            n=n, src=s, dst=d, ts=t, tx_id=x, row=order, amount_paid=ap, amount_received=ar, pay_currency=pc,
+            recv_currency=rc, payment_format=pf,
             bank=np.zeros(n, np.int32) if bank is None else np.asarray(bank, dtype=np.int32),
             out=out, inc=inc,
         )
@@ -193,9 +256,9 @@ class TemporalGraph:
             bank = np.asarray(bank_codes.to_numpy(zero_copy_only=False), dtype=np.int32)
         return cls.from_arrays(
             col("src"), col("dst"), col("ts"), tx_id=col("tx_id"), n=n,
-            amount_paid=col("amount_paid"), amount_received=col("amount_received"),
-            pay_currency=col("pay_currency"), recv_currency=col("recv_currency"),
-            payment_format=col("payment_format"), bank=bank,
+            amount_paid=table.column("amount_paid"), amount_received=table.column("amount_received"),
+            pay_currency=table.column("pay_currency"), recv_currency=table.column("recv_currency"),
+            payment_format=table.column("payment_format"), bank=bank,
         )
 
     def adjacency(self, direction: str) -> Adjacency:
