@@ -140,3 +140,30 @@ def test_unlabelled_file(tmp_path):
     lines = [line.rsplit(",", 1)[0] for line in GOOD]
     table, _ = read_trans_csv(write(tmp_path, lines, header=",".join(TRANS_HEADER[:-1])))
     assert "label" not in table.column_names and table.num_rows == 4
+
+
+def test_account_index_matches_a_dictionary_across_blocks_and_regrowth():
+    """Ids by first appearance (sender, then receiver, row by row), long keys (beyond the 24 bytes
+    kept in a slot) and many keys (forcing the table to regrow) included."""
+    import pyarrow as pa
+
+    from blazingaml.io.accounts import AccountIndex
+
+    rng = np.random.default_rng(4)
+    banks = [str(b).zfill(int(rng.integers(1, 12))) for b in rng.integers(0, 500, 300)]
+    accounts = [format(int(a), "X") * int(rng.integers(1, 4)) for a in rng.integers(0, 2**40, 40_000)]
+    index, expected = AccountIndex(), {}
+    for block in range(5):
+        n = 30_000
+        fb, fa = rng.choice(banks, n), rng.choice(accounts, n)
+        tb, ta = rng.choice(banks, n), rng.choice(accounts, n)
+        src, dst = index.lookup_pairs(pa.array(fb), pa.array(fa), pa.array(tb), pa.array(ta))
+        want_src, want_dst = [], []
+        for a, b, c, d in zip(fb, fa, tb, ta):
+            want_src.append(expected.setdefault((a, b), len(expected)))
+            want_dst.append(expected.setdefault((c, d), len(expected)))
+        assert src.tolist() == want_src and dst.tolist() == want_dst
+    assert max(len(b) + len(a) + 1 for b, a in expected) > 24
+    table = index.table()
+    assert len(index) == table.num_rows == len(expected)
+    assert list(zip(table["bank"].to_pylist(), table["account_id"].to_pylist())) == list(expected)

@@ -17,9 +17,11 @@ from __future__ import annotations
 
 import io
 import os
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numba
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -27,6 +29,7 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 from ..errors import BadRowError, SchemaError
+from .accounts import AccountIndex
 from .atomic import atomic_path
 from .vocab import CURRENCIES, PAYMENT_FORMATS, TIMESTAMP_FORMAT, TRANS_HEADER
 
@@ -62,40 +65,6 @@ class ConvertSummary:
     has_labels: bool = False
     rejects_path: Path | None = None
     outputs: list[Path] = field(default_factory=list)
-
-
-class AccountIndex:
-    """Dense ids for (bank, account) keys, assigned in order of first appearance."""
-
-    def __init__(self):
-        self._known = pa.array([], pa.string())
-
-    def __len__(self) -> int:
-        return len(self._known)
-
-    def lookup(self, keys: pa.Array) -> np.ndarray:
-        """Map keys to ids, assigning new ids to unseen keys (in first-appearance order)."""
-        encoded = pc.dictionary_encode(keys)
-        unique = encoded.dictionary
-        known_pos = pc.index_in(unique, value_set=self._known)
-        is_new = pc.is_null(known_pos)
-        new = unique.filter(is_new)
-        ids = known_pos.to_numpy(zero_copy_only=False)
-        if len(new):
-            new_mask = is_new.to_numpy(zero_copy_only=False)
-            ids = np.where(new_mask, 0, ids)
-            ids[new_mask] = np.arange(len(self._known), len(self._known) + len(new))
-            self._known = pa.concat_arrays([self._known, new])
-        ids = ids.astype(np.int32)
-        return ids[encoded.indices.to_numpy(zero_copy_only=False)]
-
-    def table(self) -> pa.Table:
-        parts = pc.split_pattern(self._known, ":", max_splits=1)
-        return pa.table(
-            [pa.array(np.arange(len(self._known), dtype=np.int32)), pc.list_element(parts, 0),
-             pc.list_element(parts, 1)],
-            schema=ACCOUNT_SCHEMA,
-        )
 
 
 def _read_header(path: Path) -> tuple[bytes, int]:
@@ -192,8 +161,40 @@ def _validate(table: pa.Table, has_label: bool):
     return reasons, columns, None
 
 
-_DIGIT_POS = np.array([0, 1, 2, 3, 5, 6, 8, 9, 11, 12, 14, 15])
 _DAYS_IN_MONTH = np.array([0, 31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31])
+_DIGIT_POS = np.array([0, 1, 2, 3, 5, 6, 8, 9, 11, 12, 14, 15])
+
+
+@numba.njit(cache=True, nogil=True)
+def _minutes_from_text(raw, n, out):
+    """Parse n consecutive 16-byte 'YYYY/MM/DD HH:MM' values into seconds since the epoch;
+    False as soon as one is irregular (then the caller takes the slow, reporting path)."""
+    d = np.empty(12, np.int64)
+    for i in range(n):
+        b = 16 * i
+        if raw[b + 4] != 47 or raw[b + 7] != 47 or raw[b + 10] != 32 or raw[b + 13] != 58:
+            return False
+        for j in range(12):
+            c = np.int64(raw[b + _DIGIT_POS[j]]) - 48
+            if c < 0 or c > 9:
+                return False
+            d[j] = c
+        year = d[0] * 1000 + d[1] * 100 + d[2] * 10 + d[3]
+        month, day = d[4] * 10 + d[5], d[6] * 10 + d[7]
+        hour, minute = d[8] * 10 + d[9], d[10] * 10 + d[11]
+        if month < 1 or month > 12 or day < 1 or hour > 23 or minute > 59:
+            return False
+        leap = (year % 4 == 0) and (year % 100 != 0 or year % 400 == 0)
+        if day > _DAYS_IN_MONTH[month] - (1 if month == 2 and not leap else 0):
+            return False
+        # days since 1970-01-01 from the civil date (H. Hinnant's algorithm)
+        y = year - (1 if month <= 2 else 0)
+        era = y // 400
+        yoe = y - era * 400
+        doy = (153 * (month + (-3 if month > 2 else 9)) + 2) // 5 + day - 1
+        doe = yoe * 365 + yoe // 4 - yoe // 100 + doy
+        out[i] = (era * 146097 + doe - 719468) * 86400 + hour * 3600 + minute * 60
+    return True
 
 
 def _fast_timestamps(col) -> pa.Array | None:
@@ -205,28 +206,9 @@ def _fast_timestamps(col) -> pa.Array | None:
     offsets = np.frombuffer(arr.buffers()[1], dtype=np.int32, count=n + 1, offset=arr.offset * 4)
     if offsets[-1] - offsets[0] != 16 * n or not np.all(np.diff(offsets) == 16):
         return None
-    raw = np.frombuffer(arr.buffers()[2], dtype=np.uint8, count=16 * n, offset=int(offsets[0])).reshape(n, 16)
-    if not ((raw[:, 4] == 47) & (raw[:, 7] == 47) & (raw[:, 10] == 32) & (raw[:, 13] == 58)).all():
-        return None
-    d = raw[:, _DIGIT_POS].astype(np.int64) - 48
-    if d.min() < 0 or d.max() > 9:
-        return None
-    year = d[:, 0] * 1000 + d[:, 1] * 100 + d[:, 2] * 10 + d[:, 3]
-    month, day = d[:, 4] * 10 + d[:, 5], d[:, 6] * 10 + d[:, 7]
-    hour, minute = d[:, 8] * 10 + d[:, 9], d[:, 10] * 10 + d[:, 11]
-    if (month < 1).any() or (month > 12).any() or (day < 1).any() or (hour > 23).any() or (minute > 59).any():
-        return None
-    leap = (year % 4 == 0) & ((year % 100 != 0) | (year % 400 == 0))
-    if (day > _DAYS_IN_MONTH[month] - ((month == 2) & ~leap)).any():
-        return None
-    # Days since 1970-01-01 from the civil date (H. Hinnant's algorithm).
-    y = year - (month <= 2)
-    era = y // 400
-    yoe = y - era * 400
-    doy = (153 * (month + np.where(month > 2, -3, 9)) + 2) // 5 + day - 1
-    doe = yoe * 365 + yoe // 4 - yoe // 100 + doy
-    days = era * 146097 + doe - 719468
-    return pa.array(days * 86400 + hour * 3600 + minute * 60, pa.int64())
+    raw = np.frombuffer(arr.buffers()[2], dtype=np.uint8, count=16 * n, offset=int(offsets[0]))
+    out = np.empty(n, np.int64)
+    return pa.array(out) if _minutes_from_text(raw, n, out) else None
 
 
 def _parse_clean_block(table: pa.Table, ts, has_label: bool) -> dict | None:
@@ -350,18 +332,9 @@ class TransactionReader:
                 self.progress(len(block))
             if table.num_rows == 0:
                 continue
-            nrows = table.num_rows
-            # Interleave sender and receiver keys so ids follow first appearance in row order,
-            # independent of the block size.
-            both = pa.concat_arrays([
-                pc.binary_join_element_wise(table["from_bank"], table["from_account"], ":").combine_chunks(),
-                pc.binary_join_element_wise(table["to_bank"], table["to_account"], ":").combine_chunks(),
-            ])
-            interleave = np.empty(2 * nrows, dtype=np.int64)
-            interleave[0::2] = np.arange(nrows)
-            interleave[1::2] = np.arange(nrows, 2 * nrows)
-            ids = self.accounts.lookup(both.take(pa.array(interleave)))
-            src, dst = ids[0::2], ids[1::2]
+            # ids follow first appearance in row order (sender, then receiver), whatever the block size
+            src, dst = self.accounts.lookup_pairs(table["from_bank"], table["from_account"], table["to_bank"],
+                                                  table["to_account"])
             arrays = [
                 pa.array(lines - 2),  # tx_id: the row's position among the file's data lines
                 parsed["ts"] if parsed["ts"].type == pa.int64() else pc.cast(parsed["ts"], pa.int64()),
@@ -394,9 +367,16 @@ def convert_trans_csv(path, out, on_bad_rows: str = "stop", block_bytes: int = D
     summary = ConvertSummary(has_labels=reader.has_labels)
     with atomic_path(out) as tmp:
         with pq.ParquetWriter(tmp, reader.schema, compression="snappy", use_dictionary=False) as writer:
-            for batch in reader:
-                writer.write_table(batch)
-                summary.rows_kept += batch.num_rows
+            # Parquet encoding (Arrow releases the GIL) overlaps with parsing the next block.
+            with ThreadPoolExecutor(max_workers=1) as pool:
+                pending = None
+                for batch in reader:
+                    if pending is not None:
+                        pending.result()
+                    pending = pool.submit(writer.write_table, batch)
+                    summary.rows_kept += batch.num_rows
+                if pending is not None:
+                    pending.result()
         acc_out = accounts_path_for(out)
         with atomic_path(acc_out) as acc_tmp:
             pq.write_table(reader.accounts.table(), acc_tmp)
