@@ -7,6 +7,8 @@ import csv
 import numpy as np
 import pyarrow.parquet as pq
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from blazingaml.errors import BadRowError, SchemaError
 from blazingaml.io.ibm_csv import convert_trans_csv, read_trans_csv
@@ -167,3 +169,63 @@ def test_account_index_matches_a_dictionary_across_blocks_and_regrowth():
     table = index.table()
     assert len(index) == table.num_rows == len(expected)
     assert list(zip(table["bank"].to_pylist(), table["account_id"].to_pylist())) == list(expected)
+
+
+# ----------------------------------------------------------------------------- fast path == full parser
+
+_MUTATIONS = [
+    lambda f, r: f,                                                   # unchanged
+    lambda f, r: f[:0] + [f[0].replace("/", "-")] + f[1:],            # timestamp format
+    lambda f, r: f[:1] + [""] + f[2:],                                # empty bank
+    lambda f, r: f[:5] + ['"' + f[5] + '"'] + f[6:],                  # quoted amount
+    lambda f, r: f[:5] + ["nan"] + f[6:],                             # NaN amount
+    lambda f, r: f[:7] + ["-" + f[7]] + f[8:],                        # negative amount
+    lambda f, r: f[:7] + ["1" * 19] + f[8:],                          # too many digits for the fast path
+    lambda f, r: f[:7] + [f[7] + "."] + f[8:],                        # trailing dot
+    lambda f, r: f[:6] + ["Euros"] + f[7:],                           # unknown currency
+    lambda f, r: f[:9] + ["ach"] + f[10:],                            # unknown format (case)
+    lambda f, r: f[:10] + ["2"],                                      # bad label
+    lambda f, r: f[:10],                                              # missing field
+    lambda f, r: f + ["x"],                                           # extra field
+    lambda f, r: f[:0] + ["2022/02/30 10:00"] + f[1:],                # impossible date
+    lambda f, r: f[:5] + [str(r.integers(0, 10**6)) + "." + "7" * int(r.integers(1, 12))] + f[6:],  # long decimals
+]
+
+
+@settings(max_examples=60, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), bad=st.integers(0, len(_MUTATIONS) - 1), crlf=st.booleans(),
+       mode=st.sampled_from(["stop", "skip"]))
+def test_fast_path_gives_what_the_full_parser_gives(tmp_path_factory, seed, bad, crlf, mode):
+    """Whatever a block holds, the one-pass scanner and the Arrow path agree: same table, same
+    account table, same error (stop) or same rejected lines (skip)."""
+    from blazingaml.io.ibm_csv import TransactionReader
+
+    rng = np.random.default_rng(seed)
+    lines = [GOOD[int(i)] for i in rng.integers(0, len(GOOD), 40)]
+    lines = [",".join(f[:5] + [f"{rng.uniform(0, 1e5):.2f}"] + f[6:]) for f in (x.split(",") for x in lines)]
+    where = int(rng.integers(0, len(lines)))
+    lines[where] = ",".join(_MUTATIONS[bad](lines[where].split(","), rng))
+    path = write(tmp_path_factory.mktemp("fast"), lines, end="\r\n" if crlf else "\n")
+    if crlf:
+        path.write_bytes(path.read_bytes().replace(b"\n", b"\r\n").replace(b"\r\r\n", b"\r\n"))
+
+    def run(fast):
+        reader = TransactionReader(path, on_bad_rows=mode, block_bytes=512, fast_path=fast)
+        try:
+            parts = list(reader)
+        except BadRowError as exc:
+            return ("error", str(exc))
+        import pyarrow as pa
+
+        table = pa.concat_tables(parts) if parts else None
+        return ("ok", table, reader.accounts.table(), reader.rejected, reader.rows_read)
+
+    fast, full = run(True), run(False)
+    assert fast[0] == full[0]
+    if fast[0] == "error":
+        assert fast[1] == full[1]
+    else:
+        assert (fast[1] is None) == (full[1] is None)
+        if fast[1] is not None:
+            assert fast[1].equals(full[1])
+        assert fast[2].equals(full[2]) and fast[3] == full[3] and fast[4] == full[4]

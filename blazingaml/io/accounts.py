@@ -143,17 +143,24 @@ class AccountIndex:
         return self._count
 
     def lookup_pairs(self, from_bank, from_account, to_bank, to_account) -> tuple[np.ndarray, np.ndarray]:
-        """(sender ids, receiver ids) of a block's rows, assigning new ids in row order."""
+        """(sender ids, receiver ids) of a block's rows given as Arrow string columns."""
         (fb_off, fb), (fa_off, fa), (tb_off, tb), (ta_off, ta) = (
             _string_buffers(c) for c in (from_bank, from_account, to_bank, to_account))
-        rows = len(fb_off) - 1
-        # one byte array per key part; sender i is key 2i, receiver i is key 2i+1
+        # one byte array per key part; receivers' offsets shifted past the senders' bytes
         bank, acct = np.concatenate([fb, tb]), np.concatenate([fa, ta])
+        rows = len(fb_off) - 1
         b_lo, b_hi, a_lo, a_hi = (np.empty(2 * rows, np.int64) for _ in range(4))
-        b_lo[0::2], b_hi[0::2] = fb_off[:-1], fb_off[1:]
-        b_lo[1::2], b_hi[1::2] = tb_off[:-1] + len(fb), tb_off[1:] + len(fb)
-        a_lo[0::2], a_hi[0::2] = fa_off[:-1], fa_off[1:]
-        a_lo[1::2], a_hi[1::2] = ta_off[:-1] + len(fa), ta_off[1:] + len(fa)
+        b_lo[0::2], b_hi[0::2], b_lo[1::2], b_hi[1::2] = fb_off[:-1], fb_off[1:], tb_off[:-1] + len(fb), tb_off[1:] + len(fb)
+        a_lo[0::2], a_hi[0::2], a_lo[1::2], a_hi[1::2] = fa_off[:-1], fa_off[1:], ta_off[:-1] + len(fa), ta_off[1:] + len(fa)
+        return self._lookup(bank, b_lo, b_hi, acct, a_lo, a_hi)
+
+    def lookup_ranges(self, buf: np.ndarray, ranges: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(sender ids, receiver ids) of a block's rows given as byte ranges into `buf`: per row
+        [from bank lo, hi, from account lo, hi, to bank lo, hi, to account lo, hi]."""
+        keys = ranges.reshape(-1, 4)   # sender i is key 2i, receiver i is key 2i+1
+        return self._lookup(buf, keys[:, 0].copy(), keys[:, 1].copy(), buf, keys[:, 2].copy(), keys[:, 3].copy())
+
+    def _lookup(self, bank, b_lo, b_hi, acct, a_lo, a_hi):
         ids, self._slots, self._arena, self._key_off, self._count = _intern_block(
             bank, b_lo, b_hi, acct, a_lo, a_hi, self._slots, self._arena, self._key_off, self._count)
         return ids[0::2].copy(), ids[1::2].copy()

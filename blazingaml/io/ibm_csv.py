@@ -29,6 +29,7 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 from ..errors import BadRowError, SchemaError
+from . import fastcsv
 from .accounts import AccountIndex
 from .atomic import atomic_path
 from .vocab import CURRENCIES, PAYMENT_FORMATS, TIMESTAMP_FORMAT, TRANS_HEADER
@@ -246,7 +247,7 @@ class TransactionReader:
     """
 
     def __init__(self, path: str | os.PathLike, on_bad_rows: str = "stop", block_bytes: int = DEFAULT_BLOCK_BYTES,
-                 progress=None):
+                 progress=None, fast_path: bool = True):
         if on_bad_rows not in ("stop", "skip"):
             raise ValueError("on_bad_rows must be 'stop' or 'skip'")
         self.path = Path(path)
@@ -255,6 +256,7 @@ class TransactionReader:
         self.on_bad_rows = on_bad_rows
         self.block_bytes = block_bytes
         self.progress = progress
+        self.fast_path = fast_path   # False: every block through the Arrow path (for tests and debugging)
         header, self.ncols = _read_header(self.path)
         self.header_bytes = len(header)
         self.has_labels = self.ncols == 11
@@ -308,8 +310,56 @@ class TransactionReader:
         self.rejected.extend((line, reason if column == "(row)" else f"{column}: {reason}", text)
                              for line, column, value, reason, text in entries)
 
+    def _scan(self, block: bytes):
+        """The one-pass fast path over a block (see `fastcsv`); None when it needs the full parser."""
+        if not self.fast_path:
+            return None
+        buf = np.frombuffer(block, dtype=np.uint8)
+        rows, ok, ts, keys, amount_received, amount_paid, codes = fastcsv.scan_block(
+            buf, self.has_labels, fastcsv.CURRENCY_BYTES, fastcsv.CURRENCY_OFFSETS, fastcsv.FORMAT_BYTES,
+            fastcsv.FORMAT_OFFSETS)
+        return (buf, rows, ts, keys, amount_received, amount_paid, codes) if ok else None
+
+    def _fast_table(self, first_line: int, scanned) -> pa.Table:
+        buf, rows, ts, keys, amount_received, amount_paid, codes = scanned
+        self.rows_read += rows
+        src, dst = self.accounts.lookup_ranges(buf, keys)
+        arrays = [
+            pa.array(np.arange(first_line - 2, first_line - 2 + rows, dtype=np.int64)), pa.array(ts),
+            pa.array(src), pa.array(dst), pa.array(amount_paid), pa.array(amount_received),
+            pa.array(codes[:, 1].copy()), pa.array(codes[:, 0].copy()), pa.array(codes[:, 2].copy()),
+        ]
+        if self.has_labels:
+            arrays.append(pa.array(codes[:, 3].copy()))
+        return pa.table(arrays, schema=self.schema)
+
+    def _scanned_blocks(self):
+        """(first line, block, fast scan or None), reading and scanning the next block in a worker
+        thread while the caller interns accounts of this one (both release the GIL)."""
+        blocks = _blocks(self.path, self.header_bytes, self.block_bytes)
+
+        def load():
+            item = next(blocks, None)
+            return None if item is None else (*item, self._scan(item[1]))
+
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            ahead = pool.submit(load)
+            while True:
+                item = ahead.result()
+                if item is None:
+                    return
+                ahead = pool.submit(load)
+                yield item
+
     def __iter__(self):
-        for first_line, block in _blocks(self.path, self.header_bytes, self.block_bytes):
+        for first_line, block, scanned in self._scanned_blocks():
+            if scanned is not None:
+                fast = self._fast_table(first_line, scanned)
+                if self.progress is not None:
+                    self.progress(len(block))
+                if fast.num_rows:
+                    yield fast
+                continue
             table, lines, structural = self._parse_block(first_line, block)
             self.rows_read += table.num_rows + len(structural)
             reasons, columns, parsed = _validate(table, self.has_labels)
