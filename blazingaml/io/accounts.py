@@ -54,18 +54,21 @@ def _insert_slot(slots, h, head, words):
 
 
 @numba.njit(cache=True, nogil=True)
-def _intern_block(bank, b_lo, b_hi, acct, a_lo, a_hi, slots, arena, key_off, count):
-    """Id of every key i ("bank[b_lo[i]:b_hi[i]]:acct[a_lo[i]:a_hi[i]]"), new keys numbered in order;
-    returns the ids with the (possibly regrown) state.
+def _intern_block(bank, acct, ranges, slots, arena, key_off, count):
+    """Ids of the senders and receivers of a block's rows, new keys numbered in order of first
+    appearance; returns them with the (possibly regrown) state. Row r's sender is the key
+    "bank[lo:hi]:acct[lo:hi]" with (lo, hi) pairs ranges[r, 0:4], its receiver ranges[r, 4:8].
 
     A slot is 4 int64 words: (id | length << 40, first 24 key bytes): a lookup reads one cache
     line and compares exactly; keys longer than 24 bytes also compare their tail in the arena.
     """
-    n = b_lo.shape[0]
-    ids = np.empty(n, np.int32)
+    rows = ranges.shape[0]
+    src = np.empty(rows, np.int32)
+    dst = np.empty(rows, np.int32)
     words = np.zeros(_INLINE_WORDS, np.int64)
-    for i in range(n):
-        b0, b1, a0, a1 = b_lo[i], b_hi[i], a_lo[i], a_hi[i]
+    for i in range(2 * rows):
+        r, c = i >> 1, 4 * (i & 1)
+        b0, b1, a0, a1 = ranges[r, c], ranges[r, c + 1], ranges[r, c + 2], ranges[r, c + 3]
         size = (b1 - b0) + 1 + (a1 - a0)
         h = _key_words(bank, b0, b1, acct, a0, a1, words)
         mask = slots.shape[0] - 1
@@ -114,8 +117,11 @@ def _intern_block(bank, b_lo, b_hi, acct, a_lo, a_hi, slots, arena, key_off, cou
                         colon += 1
                     hk = _key_words(arena, k0, colon, arena, colon + 1, k1, words)
                     _insert_slot(slots, hk, (np.int64(k1 - k0) << np.int64(40)) | k, words)
-        ids[i] = found
-    return ids, slots, arena, key_off, count
+        if c == 0:
+            src[r] = found
+        else:
+            dst[r] = found
+    return src, dst, slots, arena, key_off, count
 
 
 def _string_buffers(column) -> tuple[np.ndarray, np.ndarray]:
@@ -148,22 +154,19 @@ class AccountIndex:
             _string_buffers(c) for c in (from_bank, from_account, to_bank, to_account))
         # one byte array per key part; receivers' offsets shifted past the senders' bytes
         bank, acct = np.concatenate([fb, tb]), np.concatenate([fa, ta])
-        rows = len(fb_off) - 1
-        b_lo, b_hi, a_lo, a_hi = (np.empty(2 * rows, np.int64) for _ in range(4))
-        b_lo[0::2], b_hi[0::2], b_lo[1::2], b_hi[1::2] = fb_off[:-1], fb_off[1:], tb_off[:-1] + len(fb), tb_off[1:] + len(fb)
-        a_lo[0::2], a_hi[0::2], a_lo[1::2], a_hi[1::2] = fa_off[:-1], fa_off[1:], ta_off[:-1] + len(fa), ta_off[1:] + len(fa)
-        return self._lookup(bank, b_lo, b_hi, acct, a_lo, a_hi)
+        ranges = np.stack([fb_off[:-1], fb_off[1:], fa_off[:-1], fa_off[1:], tb_off[:-1] + len(fb),
+                           tb_off[1:] + len(fb), ta_off[:-1] + len(fa), ta_off[1:] + len(fa)], axis=1).astype(np.int64)
+        return self._lookup(bank, acct, ranges)
 
     def lookup_ranges(self, buf: np.ndarray, ranges: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(sender ids, receiver ids) of a block's rows given as byte ranges into `buf`: per row
         [from bank lo, hi, from account lo, hi, to bank lo, hi, to account lo, hi]."""
-        keys = ranges.reshape(-1, 4)   # sender i is key 2i, receiver i is key 2i+1
-        return self._lookup(buf, keys[:, 0].copy(), keys[:, 1].copy(), buf, keys[:, 2].copy(), keys[:, 3].copy())
+        return self._lookup(buf, buf, ranges)
 
-    def _lookup(self, bank, b_lo, b_hi, acct, a_lo, a_hi):
-        ids, self._slots, self._arena, self._key_off, self._count = _intern_block(
-            bank, b_lo, b_hi, acct, a_lo, a_hi, self._slots, self._arena, self._key_off, self._count)
-        return ids[0::2].copy(), ids[1::2].copy()
+    def _lookup(self, bank, acct, ranges):
+        src, dst, self._slots, self._arena, self._key_off, self._count = _intern_block(
+            bank, acct, ranges, self._slots, self._arena, self._key_off, self._count)
+        return src, dst
 
     def table(self) -> pa.Table:
         from .ibm_csv import ACCOUNT_SCHEMA

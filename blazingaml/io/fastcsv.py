@@ -102,15 +102,18 @@ def _timestamp(buf, a):
     """Seconds since the epoch of 'YYYY/MM/DD HH:MM' at buf[a:a+16], or -1."""
     if buf[a + 4] != 47 or buf[a + 7] != 47 or buf[a + 10] != 32 or buf[a + 13] != 58:
         return -1
-    for j in (0, 1, 2, 3, 5, 6, 8, 9, 11, 12, 14, 15):
-        c = buf[a + j]
-        if c < 48 or c > 57:
-            return -1
-    year = (buf[a] - 48) * 1000 + (buf[a + 1] - 48) * 100 + (buf[a + 2] - 48) * 10 + (buf[a + 3] - 48)
-    month = (buf[a + 5] - 48) * 10 + (buf[a + 6] - 48)
-    day = (buf[a + 8] - 48) * 10 + (buf[a + 9] - 48)
-    hour = (buf[a + 11] - 48) * 10 + (buf[a + 12] - 48)
-    minute = (buf[a + 14] - 48) * 10 + (buf[a + 15] - 48)
+    d0, d1, d2, d3 = np.int64(buf[a]) - 48, np.int64(buf[a + 1]) - 48, np.int64(buf[a + 2]) - 48, np.int64(buf[a + 3]) - 48
+    d5, d6, d8, d9 = np.int64(buf[a + 5]) - 48, np.int64(buf[a + 6]) - 48, np.int64(buf[a + 8]) - 48, np.int64(buf[a + 9]) - 48
+    d11, d12 = np.int64(buf[a + 11]) - 48, np.int64(buf[a + 12]) - 48
+    d14, d15 = np.int64(buf[a + 14]) - 48, np.int64(buf[a + 15]) - 48
+    if (d0 | d1 | d2 | d3 | d5 | d6 | d8 | d9 | d11 | d12 | d14 | d15) & ~np.int64(15) != 0 or d0 > 9 or d1 > 9 \
+            or d2 > 9 or d3 > 9 or d5 > 9 or d6 > 9 or d8 > 9 or d9 > 9 or d11 > 9 or d12 > 9 or d14 > 9 or d15 > 9:
+        return -1
+    year = d0 * 1000 + d1 * 100 + d2 * 10 + d3
+    month = d5 * 10 + d6
+    day = d8 * 10 + d9
+    hour = d11 * 10 + d12
+    minute = d14 * 10 + d15
     if month < 1 or month > 12 or day < 1 or hour > 23 or minute > 59:
         return -1
     leap = (year % 4 == 0) and (year % 100 != 0 or year % 400 == 0)

@@ -15,7 +15,6 @@ Accounts are identified by (bank, account) and listed in a separate key table.
 
 from __future__ import annotations
 
-import io
 import os
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -96,25 +95,31 @@ def _read_header(path: Path) -> tuple[bytes, int]:
 
 
 def _blocks(path: Path, start: int, block_bytes: int):
-    """Yield (first_line_number, bytes) blocks cut at line ends."""
+    """Yield (first_line_number, block) with blocks cut at line ends: read-only uint8 views of a
+    memory map of the file (no copies; the OS pages the file in and out, so memory stays bounded
+    whatever the file size). A last line without a newline gets one (in a small copy)."""
+    size = path.stat().st_size
+    if size <= start:
+        return
+    data = np.memmap(path, dtype=np.uint8, mode="r")
     line = 2
-    with open(path, "rb") as fh:
-        fh.seek(start)
-        carry = b""
-        while True:
-            chunk = fh.read(block_bytes)
-            if not chunk:
-                break
-            data = carry + chunk
-            cut = data.rfind(b"\n")
-            if cut < 0:
-                carry = data
-                continue
-            block, carry = data[: cut + 1], data[cut + 1:]
-            yield line, block
-            line += block.count(b"\n")
-        if carry:
-            yield line, carry if carry.endswith(b"\n") else carry + b"\n"
+    pos = start
+    while pos < size:
+        stop = min(pos + block_bytes, size)
+        if stop < size:
+            nl = stop - 1
+            while nl >= pos and data[nl] != 10:   # back to the last line end in the block
+                nl -= 1
+            if nl < pos:   # a line longer than the block: extend to its end
+                rest = np.flatnonzero(data[stop:] == 10)
+                nl = stop + int(rest[0]) if len(rest) else size - 1
+            stop = nl + 1
+        block = data[pos:stop]
+        if block[-1] != 10:
+            block = np.concatenate([block, np.array([10], np.uint8)])
+        yield line, block
+        line += int(np.count_nonzero(block == 10))
+        pos = stop
 
 
 def _reason_mask(valid: pa.Array, reason: str, reasons: np.ndarray, column: str, columns: np.ndarray):
@@ -268,7 +273,7 @@ class TransactionReader:
         self._names = names
         self.schema = NORMALISED_SCHEMA.append(pa.field("label", pa.int8())) if self.has_labels else NORMALISED_SCHEMA
 
-    def _parse_block(self, first_line: int, block: bytes):
+    def _parse_block(self, first_line: int, block: np.ndarray):
         invalid: list[str] = []
 
         def on_invalid(row):
@@ -276,7 +281,7 @@ class TransactionReader:
             return "skip"
 
         table = pacsv.read_csv(
-            io.BytesIO(block),
+            pa.BufferReader(pa.py_buffer(block)),
             read_options=pacsv.ReadOptions(column_names=self._names, use_threads=True),
             parse_options=pacsv.ParseOptions(invalid_row_handler=on_invalid, ignore_empty_lines=False),
             convert_options=pacsv.ConvertOptions(
@@ -288,7 +293,7 @@ class TransactionReader:
         structural: list[tuple[int, str, str]] = []
         if invalid:
             # Rare path: recover exact line numbers by splitting the block in Python.
-            raw = block.rstrip(b"\n").split(b"\n")
+            raw = block.tobytes().rstrip(b"\n").split(b"\n")
             good_lines = []
             for offset, text in enumerate(raw):
                 decoded = text.decode("utf-8", "replace").rstrip("\r")
@@ -310,11 +315,11 @@ class TransactionReader:
         self.rejected.extend((line, reason if column == "(row)" else f"{column}: {reason}", text)
                              for line, column, value, reason, text in entries)
 
-    def _scan(self, block: bytes):
+    def _scan(self, block: np.ndarray):
         """The one-pass fast path over a block (see `fastcsv`); None when it needs the full parser."""
         if not self.fast_path:
             return None
-        buf = np.frombuffer(block, dtype=np.uint8)
+        buf = block
         rows, ok, ts, keys, amount_received, amount_paid, codes = fastcsv.scan_block(
             buf, self.has_labels, fastcsv.CURRENCY_BYTES, fastcsv.CURRENCY_OFFSETS, fastcsv.FORMAT_BYTES,
             fastcsv.FORMAT_OFFSETS)
