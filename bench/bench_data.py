@@ -21,10 +21,14 @@ print(json.dumps({{"seconds": time.perf_counter() - t, "transactions": f.transac
 CONVERT = """
 import json, time
 from blazingaml.io.ibm_csv import convert_trans_csv
-t = time.perf_counter()
-s = convert_trans_csv({src!r}, {dst!r})
-dt = time.perf_counter() - t
-print(json.dumps({{"seconds": dt, "rows": s.rows_kept, "rows_per_second": s.rows_kept / dt}}))
+runs = []
+for _ in range(3):  # the first run in a fresh process also pays imports and loading cached kernels
+    t = time.perf_counter()
+    s = convert_trans_csv({src!r}, {dst!r})
+    runs.append(time.perf_counter() - t)
+best = min(runs)
+print(json.dumps({{"seconds": best, "first_run_seconds": runs[0], "rows": s.rows_kept,
+                   "rows_per_second": s.rows_kept / best, "first_run_rows_per_second": s.rows_kept / runs[0]}}))
 """
 GRAPH = """
 import json, time
