@@ -4,9 +4,12 @@
 #   bash bench/gpu_check.sh            # from the repository root; results in $OUT when set
 #
 # Installs nothing from the internet. Needs python3 with numpy, numba, pandas, pyarrow, lark, rich,
-# cupy, pytest and hypothesis (set PYTHON to choose the interpreter). Uses an installed
-# `blazingaml` (for instance a wheel built beforehand: set WHEEL=path/to/blazingaml-*.whl) or,
-# failing that, this source tree. Steps: GPU facts; a scale-1 HI-Small-like world (~5M
+# cupy, pytest and hypothesis (set PYTHON to choose the interpreter). Wheels found in .whl/ (or
+# WHEELS=dir) are installed offline first: the lent H200 image has all of these but lark, so
+# bring it, on a machine with network, with
+#   python3 -m pip download --no-deps --only-binary=:all: -d .whl lark==1.3.1
+# Uses an installed `blazingaml` (for instance a wheel built beforehand: set
+# WHEEL=path/to/blazingaml-*.whl) or, failing that, this source tree. Steps: GPU facts; a scale-1 HI-Small-like world (~5M
 # transactions); the `gpu`-marked tests; every patterns/gfp and patterns/typologies pattern timed
 # on the GPU and with Numba on all CPU cores, outputs checked identical (bench/bench_gpu.py).
 # Sized to finish in under 8 minutes on one GPU and 16 cores.
@@ -27,6 +30,11 @@ nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader ||
 nproc
 
 step "python and packages"
+WHEELS=${WHEELS:-.whl}
+if compgen -G "$WHEELS/*.whl" > /dev/null; then
+    "$PY" -m pip install -q --no-index --no-deps --no-compile --target "$WORK/site" "$WHEELS"/*.whl
+    export PYTHONPATH="$WORK/site${PYTHONPATH:+:$PYTHONPATH}"
+fi
 missing=$("$PY" - <<'PYEOF'
 import importlib.util
 need = ["numpy", "numba", "pandas", "pyarrow", "lark", "rich", "cupy", "pytest", "hypothesis"]
