@@ -94,35 +94,41 @@ def _build_direction(owner, other, ts, nkeys):
     """
     m = owner.shape[0]
     keys = owner.astype(np.int32)
-    order = np.arange(m, dtype=np.int64)
+    order = np.arange(m, dtype=np.int32)   # int32 while sorting: half the bytes moved per pass
     keys_tmp = np.empty_like(keys)
     order_tmp = np.empty_like(order)
-    shift = 0
-    while (nkeys - 1) >> shift > 0 or shift == 0:
-        count = np.zeros(_DIGITS + 1, dtype=np.int64)
-        for i in range(m):
-            count[((keys[i] >> shift) & (_DIGITS - 1)) + 1] += 1
+    passes = 1
+    while (nkeys - 1) >> (passes * _DIGIT_BITS) > 0:
+        passes += 1
+    # one read of the keys gives every pass's histogram
+    count = np.zeros((passes, _DIGITS + 1), dtype=np.int64)
+    for i in range(m):
+        k = keys[i]
+        for q in range(passes):
+            count[q, ((k >> (q * _DIGIT_BITS)) & (_DIGITS - 1)) + 1] += 1
+    for q in range(passes):
         for d in range(_DIGITS):
-            count[d + 1] += count[d]
+            count[q, d + 1] += count[q, d]
+        shift = q * _DIGIT_BITS
         for i in range(m):
             d = (keys[i] >> shift) & (_DIGITS - 1)
-            j = count[d]
+            j = count[q, d]
             keys_tmp[j] = keys[i]
             order_tmp[j] = order[i]
-            count[d] = j + 1
+            count[q, d] = j + 1
         keys, keys_tmp = keys_tmp, keys
         order, order_tmp = order_tmp, order
-        shift += _DIGIT_BITS
     ptr = np.zeros(nkeys + 1, dtype=np.int64)
     for i in range(m):
         ptr[keys[i] + 1] += 1
     for k in range(nkeys):
         ptr[k + 1] += ptr[k]
-    edge = order
+    edge = np.empty(m, np.int64)
     nbr = np.empty(m, np.int32)
     ets = np.empty(m, np.int64)
     for p in range(m):
-        e = edge[p]
+        e = order[p]
+        edge[p] = e
         nbr[p] = other[e]
         ets[p] = ts[e]
     ns_edge = edge.copy()
@@ -207,6 +213,8 @@ class TemporalGraph:
             n = int(max(src.max(initial=-1), dst.max(initial=-1)) + 1)
         if m and (src.min() < 0 or dst.min() < 0 or max(src.max(), dst.max()) >= n):
             raise ValueError("account indices must lie in [0, n)")
+        if m >= 2**31:
+            raise ValueError("one graph holds at most 2^31 - 1 transactions; split the period")
         # Stable sort by ts after sorting by tx_id gives (ts, tx_id) order.
         if m > 1 and np.all(tx_id[1:] > tx_id[:-1]):
             order = _minute_order(ts)
