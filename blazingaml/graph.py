@@ -59,12 +59,12 @@ def _minute_order(ts):
     return order
 
 
-@numba.njit(cache=True, nogil=True)
+@numba.njit(cache=True, nogil=True, parallel=True)
 def _gather_edges(order, src, dst, ts, tx_id):
     m = order.shape[0]
     s, d = np.empty(m, np.int32), np.empty(m, np.int32)
     t, x = np.empty(m, np.int64), np.empty(m, np.int64)
-    for i in range(m):
+    for i in numba.prange(m):
         e = order[i]
         s[i], d[i], t[i], x[i] = src[e], dst[e], ts[e], tx_id[e]
     return s, d, t, x
@@ -238,13 +238,13 @@ class TemporalGraph:
 
         order = order.astype(np.int64)
         s, d, t, x = _gather_edges(order, src, dst, ts, tx_id)
-        # Both directions and the attribute gather are independent, and their kernels release the GIL.
+        # Both directions and the attribute gather are independent, and their kernels release the
+        # GIL: the directions run in two threads while this one gathers the attributes.
         with ThreadPoolExecutor(max_workers=2) as pool:
             out_f = pool.submit(_adjacency, s, d, t, n)
             inc_f = pool.submit(_adjacency, d, s, t, n)
-            attr_f = pool.submit(attributes)
+            ap, ar, pc, rc, pf = attributes()
             out, inc = out_f.result(), inc_f.result()
-            ap, ar, pc, rc, pf = attr_f.result()
         return cls(
             n=n, src=s, dst=d, ts=t, tx_id=x, row=order, amount_paid=ap, amount_received=ar, pay_currency=pc,
             recv_currency=rc, payment_format=pf,
