@@ -17,26 +17,12 @@ from pathlib import Path
 
 from blazingaml.ir import nodes as I
 
-from .source_writer import SourceWriter
+from .source_writer import GRAPH_ARGS, SourceWriter
 
-GRAPH_ARGS = (
-    "src", "dst", "ts", "amount_paid", "amount_received", "pay_currency", "recv_currency", "payment_format", "bank",
-    "o_ptr", "o_edge", "o_nbr", "o_ts", "o_nse", "o_nsn", "o_nst",
-    "i_ptr", "i_edge", "i_nbr", "i_ts", "i_nse", "i_nsn", "i_nst",
-)
 KERNEL_ARGS = ("order",) + GRAPH_ARGS + (
     "bins_all", "out", "row", "colmap", "cap", "overflow", "stamp", "max_work", "sc_node", "sc_edge", "sc_pos",
     "sc_ts", "sliding",
 )
-
-
-def graph_arrays(graph) -> tuple:
-    """The graph's arrays in GRAPH_ARGS order."""
-    o, i = graph.out, graph.inc
-    return (graph.src, graph.dst, graph.ts, graph.amount_paid, graph.amount_received, graph.pay_currency,
-            graph.recv_currency, graph.payment_format, graph.bank,
-            o.ptr, o.edge, o.nbr, o.ts, o.ns_edge, o.ns_nbr, o.ns_ts,
-            i.ptr, i.edge, i.nbr, i.ts, i.ns_edge, i.ns_nbr, i.ns_ts)
 
 
 class NumbaCodegen(SourceWriter):

@@ -21,6 +21,23 @@ _ATTR_ARRAY = {
     "recv_currency": "recv_currency", "payment_format": "payment_format", "src": "src", "dst": "dst",
 }
 MAX_PATH_HOPS = 64
+
+# The graph as kernel parameters (layout: blazingaml/graph.py), in the order every generated
+# kernel takes them; `o_`/`i_` are the out/in CSR, `nse`/`nsn`/`nst` their neighbour-sorted view.
+GRAPH_ARGS = (
+    "src", "dst", "ts", "amount_paid", "amount_received", "pay_currency", "recv_currency", "payment_format", "bank",
+    "o_ptr", "o_edge", "o_nbr", "o_ts", "o_nse", "o_nsn", "o_nst",
+    "i_ptr", "i_edge", "i_nbr", "i_ts", "i_nse", "i_nsn", "i_nst",
+)
+
+
+def graph_arrays(graph) -> tuple:
+    """The graph's arrays in GRAPH_ARGS order."""
+    o, i = graph.out, graph.inc
+    return (graph.src, graph.dst, graph.ts, graph.amount_paid, graph.amount_received, graph.pay_currency,
+            graph.recv_currency, graph.payment_format, graph.bank,
+            o.ptr, o.edge, o.nbr, o.ts, o.ns_edge, o.ns_nbr, o.ns_ts,
+            i.ptr, i.edge, i.nbr, i.ts, i.ns_edge, i.ns_nbr, i.ns_ts)
 STACK_SLOTS = MAX_PATH_HOPS + 2   # per-thread path stacks: level 0 (the start) .. max hops, plus one spare
 
 

@@ -114,8 +114,8 @@ def _run_numba(graph, compiled, threads, max_work, progress, dtype, cap) -> np.n
     """Kernels write straight into the input-ordered feature matrix (see NumbaCodegen)."""
     import numba
 
-    from .backends.numba_codegen import graph_arrays, load_kernel
-    from .backends.source_writer import STACK_SLOTS
+    from .backends.numba_codegen import load_kernel
+    from .backends.source_writer import STACK_SLOTS, graph_arrays
     from .backends.sliding import sliding_counts
     from .ir.passes.schedule import trigger_order
 

@@ -17,29 +17,27 @@ from pathlib import Path
 
 from blazingaml.ir import nodes as I
 
-from ..source_writer import STACK_SLOTS, SourceWriter, _comment_text
+from ..source_writer import GRAPH_ARGS, STACK_SLOTS, SourceWriter, _comment_text
 
 KERNEL_NAME = "blazingaml_kernel"
 HOST_LAUNCHER = "blazingaml_launch_on_host"
 HERE = Path(__file__).resolve().parent
 CREDIT_CAP = 256   # edges one participation instance may credit (per-thread list, BLAZINGAML_CREDIT_CAP)
 
-# (name, C type) of every kernel parameter, in order. "ptr" entries are device arrays whose
-# NumPy dtype is fixed here; the runtimes convert the graph's arrays to exactly these.
+# C type of each graph parameter (GRAPH_ARGS order); the runtimes convert the graph's arrays to
+# exactly the NumPy dtypes these stand for (NUMPY_DTYPE).
+_GRAPH_C_TYPES = (
+    "const int*", "const int*", "const long long*", "const double*", "const double*", "const signed char*",
+    "const signed char*", "const signed char*", "const int*",
+    *("const long long*", "const long long*", "const int*", "const long long*", "const long long*", "const int*",
+      "const long long*") * 2,
+)
+# (name, C type) of every kernel parameter, in order.
 PARAMS = (
-    ("order", "const long long*"), ("n_order", "long long"), ("lanes", "int"),
-    ("src", "const int*"), ("dst", "const int*"), ("ts", "const long long*"),
-    ("amount_paid", "const double*"), ("amount_received", "const double*"),
-    ("pay_currency", "const signed char*"), ("recv_currency", "const signed char*"),
-    ("payment_format", "const signed char*"), ("bank", "const int*"),
-    ("o_ptr", "const long long*"), ("o_edge", "const long long*"), ("o_nbr", "const int*"),
-    ("o_ts", "const long long*"), ("o_nse", "const long long*"), ("o_nsn", "const int*"),
-    ("o_nst", "const long long*"),
-    ("i_ptr", "const long long*"), ("i_edge", "const long long*"), ("i_nbr", "const int*"),
-    ("i_ts", "const long long*"), ("i_nse", "const long long*"), ("i_nsn", "const int*"),
-    ("i_nst", "const long long*"),
-    ("bins_all", "const double*"), ("out", "int*"), ("out_width", "int"), ("overflow", "signed char*"),
-    ("max_work", "long long"), ("sliding", "const int*"), ("sliding_width", "int"),
+    (("order", "const long long*"), ("n_order", "long long"), ("lanes", "int"))
+    + tuple(zip(GRAPH_ARGS, _GRAPH_C_TYPES, strict=True))
+    + (("bins_all", "const double*"), ("out", "int*"), ("out_width", "int"), ("overflow", "signed char*"),
+       ("max_work", "long long"), ("sliding", "const int*"), ("sliding_width", "int"))
 )
 NUMPY_DTYPE = {
     "const long long*": "int64", "long long*": "int64", "const int*": "int32", "int*": "int32",

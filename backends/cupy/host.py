@@ -16,8 +16,8 @@ import numpy as np
 from blazingaml.errors import BackendUnavailable
 
 from ..numba_codegen import cache_dir
-from .codegen import HOST_LAUNCHER, PARAMS
-from .launch import THREADS_PER_BLOCK, graph_inputs, grid_for, kernel_jobs
+from .codegen import HOST_LAUNCHER
+from .launch import THREADS_PER_BLOCK, graph_inputs, kernel_jobs, launches, ordered_arguments
 
 SHIM = Path(__file__).resolve().parent / "host_shim.h"
 _LOADED: dict[str, ctypes.CDLL] = {}
@@ -55,17 +55,6 @@ def build_host_library(source: str) -> ctypes.CDLL:
     return handle
 
 
-def _arguments(values: dict) -> list:
-    args = []
-    for name, ctype in PARAMS:
-        value = values[name]
-        if ctype.endswith("*"):
-            args.append(ctypes.c_void_p(value.ctypes.data))
-        else:
-            args.append(_SCALARS[ctype](int(value)))
-    return args
-
-
 def run_on_host(graph, compiled, max_work: int, hub_lanes: int = 4, hub_threshold: float | None = None) -> np.ndarray:
     """Per-edge feature matrix [m, columns] computed by the generated CUDA C, run on the CPU."""
     from blazingaml.runtime import _column_positions, check_overflow, kernel_column_slices
@@ -77,14 +66,13 @@ def run_on_host(graph, compiled, max_work: int, hub_lanes: int = 4, hub_threshol
         launch = getattr(build_host_library(job.source), HOST_LAUNCHER)
         out = np.zeros((graph.m, job.width), np.int32)
         overflow = np.zeros(graph.m, np.int8)
-        for triggers, lanes in ((job.light, 1), (job.hubs, hub_lanes)):
-            if len(triggers) == 0:
-                continue
+        for triggers, lanes, blocks in launches(job, hub_lanes):
             values = dict(inputs, order=triggers, n_order=len(triggers), lanes=lanes, bins_all=job.bins, out=out,
                           out_width=job.width, overflow=overflow, max_work=max_work, sliding=job.sliding,
                           sliding_width=job.sliding.shape[1])
-            launch(ctypes.c_uint(grid_for(len(triggers), lanes)), ctypes.c_uint(THREADS_PER_BLOCK),
-                   *_arguments(values))
+            arguments = ordered_arguments(values, lambda a: ctypes.c_void_p(a.ctypes.data),
+                                          lambda ctype, v: _SCALARS[ctype](int(v)))
+            launch(ctypes.c_uint(blocks), ctypes.c_uint(THREADS_PER_BLOCK), *arguments)
         check_overflow(graph, job.kernel, overflow, max_work)
         for dst, src in kernel_column_slices(job.kernel, positions):
             out_all[:, dst] = out[:, src]

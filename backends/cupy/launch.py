@@ -11,30 +11,32 @@ import numpy as np
 from blazingaml.ir import nodes as I
 
 from ..sliding import sliding_counts
+from ..source_writer import GRAPH_ARGS, graph_arrays
 from .codegen import NUMPY_DTYPE, PARAMS, generate_cuda
 
 HUB_LANES = 32          # a hub trigger gets one warp
 THREADS_PER_BLOCK = 128
 
-GRAPH_PARAMS = tuple(name for name, _ in PARAMS[3:26])
-
-
 def graph_inputs(graph) -> dict[str, np.ndarray]:
     """The graph's arrays under the kernel's parameter names, in the dtypes it declares."""
-    o, i = graph.out, graph.inc
-    arrays = {
-        "src": graph.src, "dst": graph.dst, "ts": graph.ts, "amount_paid": graph.amount_paid,
-        "amount_received": graph.amount_received, "pay_currency": graph.pay_currency,
-        "recv_currency": graph.recv_currency, "payment_format": graph.payment_format, "bank": graph.bank,
-        "o_ptr": o.ptr, "o_edge": o.edge, "o_nbr": o.nbr, "o_ts": o.ts, "o_nse": o.ns_edge, "o_nsn": o.ns_nbr,
-        "o_nst": o.ns_ts,
-        "i_ptr": i.ptr, "i_edge": i.edge, "i_nbr": i.nbr, "i_ts": i.ts, "i_nse": i.ns_edge, "i_nsn": i.ns_nbr,
-        "i_nst": i.ns_ts,
-    }
     ctype = dict(PARAMS)
-    if graph.bank.shape[0] == 0:  # keep every pointer valid
-        arrays["bank"] = np.zeros(1, np.int32)
-    return {name: np.ascontiguousarray(arrays[name], dtype=NUMPY_DTYPE[ctype[name]]) for name in GRAPH_PARAMS}
+    inputs = {name: np.ascontiguousarray(a, dtype=NUMPY_DTYPE[ctype[name]])
+              for name, a in zip(GRAPH_ARGS, graph_arrays(graph))}
+    if inputs["bank"].shape[0] == 0:  # keep every pointer valid
+        inputs["bank"] = np.zeros(1, np.int32)
+    return inputs
+
+
+def launches(job: "KernelJob", hub_lanes: int) -> list[tuple[np.ndarray, int, int]]:
+    """(triggers, lanes per trigger, blocks) of each launch a kernel needs: light triggers one
+    thread each, hub triggers `hub_lanes` each."""
+    return [(triggers, lanes, grid_for(len(triggers), lanes))
+            for triggers, lanes in ((job.light, 1), (job.hubs, hub_lanes)) if len(triggers)]
+
+
+def ordered_arguments(values: dict, pointer, scalar) -> list:
+    """Kernel arguments in PARAMS order: `pointer(array)` for arrays, `scalar(c type, value)` else."""
+    return [pointer(values[name]) if ctype.endswith("*") else scalar(ctype, values[name]) for name, ctype in PARAMS]
 
 
 @dataclass

@@ -15,8 +15,8 @@ import numpy as np
 
 from blazingaml.errors import BackendUnavailable
 
-from .codegen import KERNEL_NAME, PARAMS
-from .launch import HUB_LANES, THREADS_PER_BLOCK, graph_inputs, grid_for, kernel_jobs
+from .codegen import KERNEL_NAME
+from .launch import HUB_LANES, THREADS_PER_BLOCK, graph_inputs, kernel_jobs, launches, ordered_arguments
 
 _SCALAR_DTYPES = {"long long": np.int64, "int": np.int32}
 
@@ -67,13 +67,10 @@ def run_on_gpu(graph, compiled, max_work: int, progress=None, hub_lanes: int = H
         overflow = cp.zeros(m, cp.int8)
         per_kernel = dict(bins_all=cp.asarray(job.bins), out=out, out_width=job.width, overflow=overflow,
                           max_work=max_work, sliding=cp.asarray(job.sliding), sliding_width=job.sliding.shape[1])
-        for triggers, lanes in ((job.light, 1), (job.hubs, hub_lanes)):
-            if len(triggers) == 0:
-                continue
+        for triggers, lanes, blocks in launches(job, hub_lanes):
             values = dict(inputs, **per_kernel, order=cp.asarray(triggers), n_order=len(triggers), lanes=lanes)
-            args = tuple(values[name] if ctype.endswith("*") else _SCALAR_DTYPES[ctype](values[name])
-                         for name, ctype in PARAMS)
-            function((grid_for(len(triggers), lanes),), (THREADS_PER_BLOCK,), args)
+            arguments = ordered_arguments(values, lambda a: a, lambda ctype, v: _SCALAR_DTYPES[ctype](v))
+            function((blocks,), (THREADS_PER_BLOCK,), tuple(arguments))
         if int(overflow.max()) > 0:
             check_overflow(graph, job.kernel, cp.asnumpy(overflow), max_work)
         for dst, src in kernel_column_slices(job.kernel, positions):
