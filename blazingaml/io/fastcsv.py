@@ -37,8 +37,9 @@ _MAX_EXACT = 2**53
 
 @numba.njit(cache=True, nogil=True)
 def _field_end(buf, p, end):
-    """Position of the ',' or line end after field start p; -1 if a quote or '\\n' is met first
-    where a ',' was expected is decided by the caller."""
+    """Position of the ',', '\\r' or '\\n' that ends the field starting at p; -1 at a quote (quoted
+    fields are left to the full parser) or at the end of the block. Which terminator is allowed
+    there is the caller's check."""
     while p < end:
         c = buf[p]
         if c == 44 or c == 10 or c == 13:
@@ -98,8 +99,9 @@ def _amount(buf, a, b):
 
 
 @numba.njit(cache=True, nogil=True)
-def _timestamp(buf, a):
-    """Seconds since the epoch of 'YYYY/MM/DD HH:MM' at buf[a:a+16], or -1."""
+def parse_timestamp(buf, a):
+    """Seconds since the epoch of 'YYYY/MM/DD HH:MM' at buf[a:a+16], or -1 if it is not one
+    (times before 1970 come out negative too; callers then take the full parser, which handles them)."""
     if buf[a + 4] != 47 or buf[a + 7] != 47 or buf[a + 10] != 32 or buf[a + 13] != 58:
         return -1
     d0, d1, d2, d3 = np.int64(buf[a]) - 48, np.int64(buf[a + 1]) - 48, np.int64(buf[a + 2]) - 48, np.int64(buf[a + 3]) - 48
@@ -119,12 +121,24 @@ def _timestamp(buf, a):
     leap = (year % 4 == 0) and (year % 100 != 0 or year % 400 == 0)
     if day > _DAYS_IN_MONTH[month] - (1 if month == 2 and not leap else 0):
         return -1
+    # days since 1970-01-01 from the civil date (H. Hinnant's algorithm)
     y = np.int64(year) - (1 if month <= 2 else 0)
     era = y // 400
     yoe = y - era * 400
     doy = (153 * (month + (-3 if month > 2 else 9)) + 2) // 5 + day - 1
     doe = yoe * 365 + yoe // 4 - yoe // 100 + doy
     return (era * 146097 + doe - 719468) * 86400 + hour * 3600 + minute * 60
+
+
+@numba.njit(cache=True, nogil=True)
+def parse_timestamps(raw, n, out):
+    """Parse n consecutive 16-byte timestamps into `out`; False as soon as one is irregular."""
+    for i in range(n):
+        t = parse_timestamp(raw, 16 * i)
+        if t < 0:
+            return False
+        out[i] = t
+    return True
 
 
 @numba.njit(cache=True, nogil=True)
@@ -146,7 +160,7 @@ def scan_block(buf, has_label, cur_vocab, cur_offsets, fmt_vocab, fmt_offsets):
         # Timestamp
         if p + 17 > end or buf[p + 16] != 44:
             return rows, False, ts, keys, amount_received, amount_paid, codes
-        t = _timestamp(buf, p)
+        t = parse_timestamp(buf, p)
         if t < 0:
             return rows, False, ts, keys, amount_received, amount_paid, codes
         ts[r] = t

@@ -20,7 +20,6 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import numba
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -167,42 +166,6 @@ def _validate(table: pa.Table, has_label: bool):
     return reasons, columns, None
 
 
-_DAYS_IN_MONTH = np.array([0, 31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31])
-_DIGIT_POS = np.array([0, 1, 2, 3, 5, 6, 8, 9, 11, 12, 14, 15])
-
-
-@numba.njit(cache=True, nogil=True)
-def _minutes_from_text(raw, n, out):
-    """Parse n consecutive 16-byte 'YYYY/MM/DD HH:MM' values into seconds since the epoch;
-    False as soon as one is irregular (then the caller takes the slow, reporting path)."""
-    d = np.empty(12, np.int64)
-    for i in range(n):
-        b = 16 * i
-        if raw[b + 4] != 47 or raw[b + 7] != 47 or raw[b + 10] != 32 or raw[b + 13] != 58:
-            return False
-        for j in range(12):
-            c = np.int64(raw[b + _DIGIT_POS[j]]) - 48
-            if c < 0 or c > 9:
-                return False
-            d[j] = c
-        year = d[0] * 1000 + d[1] * 100 + d[2] * 10 + d[3]
-        month, day = d[4] * 10 + d[5], d[6] * 10 + d[7]
-        hour, minute = d[8] * 10 + d[9], d[10] * 10 + d[11]
-        if month < 1 or month > 12 or day < 1 or hour > 23 or minute > 59:
-            return False
-        leap = (year % 4 == 0) and (year % 100 != 0 or year % 400 == 0)
-        if day > _DAYS_IN_MONTH[month] - (1 if month == 2 and not leap else 0):
-            return False
-        # days since 1970-01-01 from the civil date (H. Hinnant's algorithm)
-        y = year - (1 if month <= 2 else 0)
-        era = y // 400
-        yoe = y - era * 400
-        doy = (153 * (month + (-3 if month > 2 else 9)) + 2) // 5 + day - 1
-        doe = yoe * 365 + yoe // 4 - yoe // 100 + doy
-        out[i] = (era * 146097 + doe - 719468) * 86400 + hour * 3600 + minute * 60
-    return True
-
-
 def _fast_timestamps(col) -> pa.Array | None:
     """Parse 'YYYY/MM/DD HH:MM' straight from the string buffer; None if any value is irregular."""
     arr = col.combine_chunks() if isinstance(col, pa.ChunkedArray) else col
@@ -214,7 +177,7 @@ def _fast_timestamps(col) -> pa.Array | None:
         return None
     raw = np.frombuffer(arr.buffers()[2], dtype=np.uint8, count=16 * n, offset=int(offsets[0]))
     out = np.empty(n, np.int64)
-    return pa.array(out) if _minutes_from_text(raw, n, out) else None
+    return pa.array(out) if fastcsv.parse_timestamps(raw, n, out) else None
 
 
 def _parse_clean_block(table: pa.Table, ts, has_label: bool) -> dict | None:
@@ -319,16 +282,15 @@ class TransactionReader:
         """The one-pass fast path over a block (see `fastcsv`); None when it needs the full parser."""
         if not self.fast_path:
             return None
-        buf = block
         rows, ok, ts, keys, amount_received, amount_paid, codes = fastcsv.scan_block(
-            buf, self.has_labels, fastcsv.CURRENCY_BYTES, fastcsv.CURRENCY_OFFSETS, fastcsv.FORMAT_BYTES,
+            block, self.has_labels, fastcsv.CURRENCY_BYTES, fastcsv.CURRENCY_OFFSETS, fastcsv.FORMAT_BYTES,
             fastcsv.FORMAT_OFFSETS)
-        return (buf, rows, ts, keys, amount_received, amount_paid, codes) if ok else None
+        return (rows, ts, keys, amount_received, amount_paid, codes) if ok else None
 
-    def _fast_table(self, first_line: int, scanned) -> pa.Table:
-        buf, rows, ts, keys, amount_received, amount_paid, codes = scanned
+    def _fast_table(self, first_line: int, block: np.ndarray, scanned) -> pa.Table:
+        rows, ts, keys, amount_received, amount_paid, codes = scanned
         self.rows_read += rows
-        src, dst = self.accounts.lookup_ranges(buf, keys)
+        src, dst = self.accounts.lookup_ranges(block, keys)
         arrays = [
             pa.array(np.arange(first_line - 2, first_line - 2 + rows, dtype=np.int64)), pa.array(ts),
             pa.array(src), pa.array(dst), pa.array(amount_paid), pa.array(amount_received),
@@ -359,7 +321,7 @@ class TransactionReader:
     def __iter__(self):
         for first_line, block, scanned in self._scanned_blocks():
             if scanned is not None:
-                fast = self._fast_table(first_line, scanned)
+                fast = self._fast_table(first_line, block, scanned)
                 if self.progress is not None:
                     self.progress(len(block))
                 if fast.num_rows:
