@@ -36,3 +36,8 @@ def build(g) -> TemporalGraph:
         pay_currency=rng.integers(0, 3, m), recv_currency=rng.integers(0, 3, m),
         payment_format=rng.choice([0, 2, 2, 2], m), bank=rng.integers(0, 3, n),
     )
+
+
+def differing_patterns(expected: np.ndarray, got: np.ndarray, columns: list[str]) -> list[str]:
+    """Names of the patterns whose feature columns differ between two matrices."""
+    return sorted({columns[j].split(".")[0] for j in np.flatnonzero((expected != got).any(axis=0))})

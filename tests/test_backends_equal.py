@@ -11,7 +11,7 @@ from blazingaml.dsl.parser import load_patterns
 from blazingaml.runtime import compile_patterns, mine_graph
 
 from .conftest import ROOT
-from .strategies import build, temporal_graphs
+from .strategies import build, differing_patterns, temporal_graphs
 
 LIBRARY = load_patterns([ROOT / "patterns"])
 
@@ -28,9 +28,8 @@ def test_numba_equals_reference(compiled, g):
     graph = build(g)
     expected = mine_graph(graph, plain, backend="reference")
     got = mine_graph(graph, optimised, backend="numba")
-    if not np.array_equal(expected, got):
-        bad = sorted({optimised.columns[j].split(".")[0] for j in np.flatnonzero((expected != got).any(axis=0))})
-        raise AssertionError(f"numba differs from reference for {bad}")
+    bad = differing_patterns(expected, got, optimised.columns)
+    assert not bad, f"numba differs from reference for {bad}"
 
 
 def test_unoptimised_numba_equals_reference():

@@ -24,7 +24,7 @@ from blazingaml.ir import nodes as I
 from blazingaml.runtime import compile_patterns, mine_graph
 
 from .conftest import ROOT, gpu_available
-from .strategies import BASE_TS, build, temporal_graphs
+from .strategies import BASE_TS, build, differing_patterns, temporal_graphs
 
 LIBRARY = load_patterns([ROOT / "patterns"])
 
@@ -32,10 +32,6 @@ LIBRARY = load_patterns([ROOT / "patterns"])
 @pytest.fixture(scope="module", params=["closing", "participation"])
 def compiled(request):
     return compile_patterns(LIBRARY, mode=request.param), compile_patterns(LIBRARY, mode=request.param, optimise=False)
-
-
-def _differing(expected, got, columns) -> list[str]:
-    return sorted({columns[j].split(".")[0] for j in np.flatnonzero((expected != got).any(axis=0))})
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -46,7 +42,7 @@ def test_cuda_on_host_equals_reference(compiled, g, split_every_hub, lanes):
     expected = mine_graph(graph, plain, backend="reference")
     got = graph.to_input_order(run_on_host(graph, optimised, max_work=2_000_000, hub_lanes=lanes,
                                            hub_threshold=0.0 if split_every_hub else None))
-    bad = _differing(expected, got, optimised.columns)
+    bad = differing_patterns(expected, got, optimised.columns)
     assert not bad, f"CUDA C (host shim) differs from reference for {bad}"
 
 
@@ -58,7 +54,7 @@ def test_unoptimised_cuda_equals_reference():
         m, n = 50, 8
         graph = build((rng.integers(0, n, m), rng.integers(0, n, m), BASE_TS + rng.integers(0, 80, m) * 1800, n))
         got = graph.to_input_order(run_on_host(graph, plain, max_work=2_000_000, hub_threshold=0.0))
-        assert not _differing(mine_graph(graph, plain, "reference"), got, plain.columns)
+        assert not differing_patterns(mine_graph(graph, plain, "reference"), got, plain.columns)
 
 
 NVCC = shutil.which("nvcc")
