@@ -16,8 +16,8 @@ Layout (plain NumPy arrays, so the same buffers go to the GPU unchanged):
   so "is there a window edge v->x" and "is this the first window edge to x" are binary searches.
 
 Vertex arrays: ``bank`` (bank code of each account). Construction is one stable sort by time (a
-counting sort over minutes for IBM data), then per direction, in parallel, O(m + n) radix
-grouping and short per-vertex sorts in Numba.
+counting sort over minutes for IBM data), then per direction, in parallel, a two-pass
+bucket sort by owner and short per-vertex sorts in Numba (see `_build_direction`).
 """
 
 from __future__ import annotations
@@ -30,131 +30,149 @@ import numpy as np
 import pyarrow as pa
 
 
-_DIGIT_BITS = 11
-_DIGITS = 1 << _DIGIT_BITS
-
-
-@numba.njit(cache=True, nogil=True)
-def _minute_order(ts):
-    """Stable order of edges by timestamp when every timestamp is a whole minute and the span is
-    short (IBM data): one counting-sort pass. Returns an empty array when that does not apply."""
-    m = ts.shape[0]
-    lo, hi = ts.min(), ts.max()
-    for i in range(m):
-        if (ts[i] - lo) % 60 != 0:
-            return np.empty(0, np.int64)
-    buckets = (hi - lo) // 60 + 1
-    if buckets > 4 * m + 1024:
-        return np.empty(0, np.int64)
-    count = np.zeros(buckets + 1, np.int64)
-    for i in range(m):
-        count[(ts[i] - lo) // 60 + 1] += 1
-    for b in range(buckets):
-        count[b + 1] += count[b]
-    order = np.empty(m, np.int64)
-    for i in range(m):
-        b = (ts[i] - lo) // 60
-        order[count[b]] = i
-        count[b] += 1
-    return order
+_EDGES_PER_BUCKET = 8192  # graph construction's second pass works one bucket at a time in cache
+_MAX_BUCKET_BITS = 16     # at most 65,536 vertices per bucket: bounds the per-bucket counters
 
 
 @numba.njit(cache=True, nogil=True, parallel=True)
-def _gather_edges(order, src, dst, ts, tx_id):
-    m = order.shape[0]
-    s, d = np.empty(m, np.int32), np.empty(m, np.int32)
-    t, x = np.empty(m, np.int64), np.empty(m, np.int64)
+def _minute_order(ts, chunks, order):
+    """Fill `order` with the input row of each edge number when every timestamp is a whole minute
+    and the span is short (IBM data): a stable counting sort over minutes, the rows split into
+    `chunks` contiguous runs counted and placed in parallel. False when that does not apply."""
+    m = ts.shape[0]
+    lo, hi = ts.min(), ts.max()
+    off_minute = 0
     for i in numba.prange(m):
-        e = order[i]
-        s[i], d[i], t[i], x[i] = src[e], dst[e], ts[e], tx_id[e]
-    return s, d, t, x
+        if (ts[i] - lo) % 60 != 0:
+            off_minute += 1
+    buckets = (hi - lo) // 60 + 1
+    if off_minute or buckets > 4 * m + 1024:
+        return False
+    step = (m + chunks - 1) // chunks
+    count = np.zeros((chunks, buckets), np.int64)  # one row per chunk: no shared cache lines
+    for c in numba.prange(chunks):
+        for i in range(c * step, min(m, (c + 1) * step)):
+            count[c, (ts[i] - lo) // 60] += 1
+    placed = 0
+    for b in range(buckets):  # earlier minutes first; within a minute, earlier chunks first
+        for c in range(chunks):
+            k = count[c, b]
+            count[c, b] = placed
+            placed += k
+    for c in numba.prange(chunks):
+        for i in range(c * step, min(m, (c + 1) * step)):
+            b = (ts[i] - lo) // 60
+            order[count[c, b]] = i
+            count[c, b] += 1
+    return True
+
+
+# Arrays go to the parallel kernel one by one, not in tuples: Numba's parallel loops mishandle
+# tuples of arrays (writes through an unpacked tuple can be lost).
+@numba.njit(cache=True, nogil=True, parallel=True)
+def _gather_edges(order, src, dst, ts, tx_id, ap, ar, pc, rc, pf,
+                  src_, dst_, ts_, tx_id_, ap_, ar_, pc_, rc_, pf_, row):
+    """Every per-edge array in edge-number order (`name_` from `name`), and `row`, each edge's
+    input row, in one parallel pass. Writes are sequential; for near-sorted input (IBM files are
+    sorted to within minutes) the reads stay within a small window that is in cache."""
+    for p in numba.prange(order.shape[0]):
+        i = order[p]
+        src_[p], dst_[p], ts_[p], tx_id_[p], row[p] = src[i], dst[i], ts[i], tx_id[i], i
+        ap_[p], ar_[p] = ap[i], ar[i]
+        pc_[p], rc_[p], pf_[p] = pc[i], rc[i], pf[i]
 
 
 @numba.njit(cache=True, nogil=True)
-def _gather_attributes(order, amount_paid, amount_received, pay_currency, recv_currency, payment_format):
-    m = order.shape[0]
-    ap, ar = np.empty(m, np.float64), np.empty(m, np.float64)
-    pc, rc, pf = np.empty(m, np.int8), np.empty(m, np.int8), np.empty(m, np.int8)
-    for i in range(m):
-        e = order[i]
-        ap[i], ar[i] = amount_paid[e], amount_received[e]
-        pc[i], rc[i], pf[i] = pay_currency[e], recv_currency[e], payment_format[e]
-    return ap, ar, pc, rc, pf
+def _bucket_bits(m, nkeys):
+    """log2 of the vertex-range width of one bucket: about 8k edges per bucket on average, so a
+    bucket's records and its slice of the output stay in L2 while the second pass works on them."""
+    low = 0
+    while low < _MAX_BUCKET_BITS and (np.int64(2) << low) * m <= _EDGES_PER_BUCKET * max(nkeys, 1):
+        low += 1
+    return low
 
 
 @numba.njit(cache=True, nogil=True)
-def _build_direction(owner, other, ts, nkeys):
-    """One direction of the CSR from edges numbered in time order: (ptr, edge, nbr, ts, ns_edge,
-    ns_nbr, ns_ts).
+def _build_direction(owner, other, ts, ptr, edge, nbr, ets, ns_edge, ns_nbr, ns_ts):
+    """Fill one direction of the CSR (`ptr`, time view `edge, nbr, ets`, neighbour-sorted view
+    `ns_*`) from edges numbered in time order; `ptr` has one entry per vertex plus one.
 
-    Grouping by owner is a stable LSD radix sort with 11-bit digits: each scatter pass stays
-    within cache, which matters far more than the O(m) bound (a one-pass counting sort over 500k
-    buckets is several times slower here). Each vertex's segment is then stable-sorted by
-    neighbour (insertion sort for short ones), carrying edge numbers and timestamps along.
+    Two passes, both stable, so each vertex's edges keep increasing edge number (time):
+
+    1. Scatter every edge, as a record (edge number and neighbour packed in one word, timestamp,
+       owner), into the bucket of its owner's high bits. Buckets are few (hundreds), so the
+       scatter writes a few hundred sequential streams, and every input is read in order. The
+       records are staged in the `ns_*` arrays, which have exactly their size.
+    2. Bucket by bucket, while its records are in cache: count owners (this gives `ptr`), place
+       each record at its final position in the time view, then sort each vertex's segment by
+       (neighbour, edge number) into the neighbour-sorted view, overwriting the bucket's records
+       (its segments cover exactly the bucket's range). Packed 64-bit keys; insertion sort for
+       short segments, an in-place sort for longer ones. No random reads of the big arrays.
     """
     m = owner.shape[0]
-    keys = owner.astype(np.int32)
-    order = np.arange(m, dtype=np.int32)   # int32 while sorting: half the bytes moved per pass
-    keys_tmp = np.empty_like(keys)
-    order_tmp = np.empty_like(order)
-    passes = 1
-    while (nkeys - 1) >> (passes * _DIGIT_BITS) > 0:
-        passes += 1
-    # one read of the keys gives every pass's histogram
-    count = np.zeros((passes, _DIGITS + 1), dtype=np.int64)
+    nkeys = ptr.shape[0] - 1
+    low = _bucket_bits(m, nkeys)
+    width = np.int64(1) << low
+    nbuckets = (nkeys + width - 1) >> low
+    start = np.zeros(nbuckets + 1, np.int64)
     for i in range(m):
-        k = keys[i]
-        for q in range(passes):
-            count[q, ((k >> (q * _DIGIT_BITS)) & (_DIGITS - 1)) + 1] += 1
-    for q in range(passes):
-        for d in range(_DIGITS):
-            count[q, d + 1] += count[q, d]
-        shift = q * _DIGIT_BITS
-        for i in range(m):
-            d = (keys[i] >> shift) & (_DIGITS - 1)
-            j = count[q, d]
-            keys_tmp[j] = keys[i]
-            order_tmp[j] = order[i]
-            count[q, d] = j + 1
-        keys, keys_tmp = keys_tmp, keys
-        order, order_tmp = order_tmp, order
-    ptr = np.zeros(nkeys + 1, dtype=np.int64)
+        start[(owner[i] >> low) + 1] += 1
+    largest = 0
+    for b in range(nbuckets):
+        largest = max(largest, start[b + 1])
+        start[b + 1] += start[b]
+    cursor = start[:-1].copy()
+    packed, rec_ts, rec_owner = ns_edge, ns_ts, ns_nbr
     for i in range(m):
-        ptr[keys[i] + 1] += 1
-    for k in range(nkeys):
-        ptr[k + 1] += ptr[k]
-    edge = np.empty(m, np.int64)
-    nbr = np.empty(m, np.int32)
-    ets = np.empty(m, np.int64)
-    for p in range(m):
-        e = order[p]
-        edge[p] = e
-        nbr[p] = other[e]
-        ets[p] = ts[e]
-    ns_edge = edge.copy()
-    ns_nbr = nbr.copy()
-    ns_ts = ets.copy()
-    for v in range(nkeys):
-        lo, hi = ptr[v], ptr[v + 1]
-        if hi - lo <= 32:
-            for i in range(lo + 1, hi):  # insertion sort: stable, fast on short lists
-                ke, kn, kt = ns_edge[i], ns_nbr[i], ns_ts[i]
-                j = i - 1
-                while j >= lo and ns_nbr[j] > kn:
-                    ns_edge[j + 1] = ns_edge[j]
-                    ns_nbr[j + 1] = ns_nbr[j]
-                    ns_ts[j + 1] = ns_ts[j]
-                    j -= 1
-                ns_edge[j + 1] = ke
-                ns_nbr[j + 1] = kn
-                ns_ts[j + 1] = kt
-        else:
-            perm = np.argsort(nbr[lo:hi], kind="mergesort")
-            for i in range(hi - lo):
-                ns_edge[lo + i] = edge[lo + perm[i]]
-                ns_nbr[lo + i] = nbr[lo + perm[i]]
-                ns_ts[lo + i] = ets[lo + perm[i]]
-    return ptr, edge, nbr, ets, ns_edge, ns_nbr, ns_ts
+        b = owner[i] >> low
+        j = cursor[b]
+        cursor[b] = j + 1
+        packed[j] = (np.int64(i) << 32) | other[i]
+        rec_ts[j] = ts[i]
+        rec_owner[j] = owner[i]
+
+    ptr[0] = 0
+    count = np.empty(width + 1, np.int64)
+    key = np.empty(largest, np.int64)
+    for b in range(nbuckets):
+        lo, hi = start[b], start[b + 1]
+        v0 = b << low
+        nv = min(width, nkeys - v0)
+        count[: nv + 1] = 0
+        for j in range(lo, hi):
+            count[rec_owner[j] - v0 + 1] += 1
+        count[0] = lo
+        for k in range(nv):
+            count[k + 1] += count[k]
+            ptr[v0 + k + 1] = count[k + 1]
+        for j in range(lo, hi):
+            k = rec_owner[j] - v0
+            p = count[k]
+            count[k] = p + 1
+            word = packed[j]
+            edge[p] = word >> 32
+            nbr[p] = word & 0xFFFFFFFF
+            ets[p] = rec_ts[j]
+        for v in range(v0, v0 + nv):
+            s, k = ptr[v], ptr[v + 1] - ptr[v]
+            if k == 1:
+                ns_edge[s], ns_nbr[s], ns_ts[s] = edge[s], nbr[s], ets[s]
+                continue
+            for i in range(k):  # (neighbour, position) keys: unique, so any sort is stable here
+                key[i] = (np.int64(nbr[s + i]) << 32) | i
+            if k <= 24:
+                for i in range(1, k):
+                    x = key[i]
+                    j = i - 1
+                    while j >= 0 and key[j] > x:
+                        key[j + 1] = key[j]
+                        j -= 1
+                    key[j + 1] = x
+            else:
+                key[:k].sort()
+            for i in range(k):
+                q = s + (key[i] & 0xFFFFFFFF)
+                ns_edge[s + i], ns_nbr[s + i], ns_ts[s + i] = edge[q], nbr[q], ets[q]
 
 
 @dataclass
@@ -174,7 +192,12 @@ class Adjacency:
 
 
 def _adjacency(owner: np.ndarray, other: np.ndarray, ts: np.ndarray, n: int) -> Adjacency:
-    return Adjacency(*_build_direction(owner, other, ts, n))
+    m = owner.shape[0]  # arrays allocated by NumPy, for huge pages (see from_arrays)
+    adj = Adjacency(ptr=np.empty(n + 1, np.int64), edge=np.empty(m, np.int64), nbr=np.empty(m, np.int32),
+                    ts=np.empty(m, np.int64), ns_edge=np.empty(m, np.int64), ns_nbr=np.empty(m, np.int32),
+                    ns_ts=np.empty(m, np.int64))
+    _build_direction(owner, other, ts, adj.ptr, adj.edge, adj.nbr, adj.ts, adj.ns_edge, adj.ns_nbr, adj.ns_ts)
+    return adj
 
 
 @dataclass
@@ -215,38 +238,35 @@ class TemporalGraph:
             raise ValueError("account indices must lie in [0, n)")
         if m >= 2**31:
             raise ValueError("one graph holds at most 2^31 - 1 transactions; split the period")
-        # Stable sort by ts after sorting by tx_id gives (ts, tx_id) order.
-        if m > 1 and np.all(tx_id[1:] > tx_id[:-1]):
-            order = _minute_order(ts)
-            if order.shape[0] != m:
-                order = np.argsort(ts, kind="stable")
-        else:
+        order = np.empty(m, np.int32)  # m < 2^31: the input row of each edge number
+        by_minute = m > 1 and np.all(tx_id[1:] > tx_id[:-1]) and _minute_order(
+            ts, max(1, min(numba.get_num_threads(), m // 65536)), order)
+        if not by_minute:  # general case: stable sort by ts after sorting by tx_id
             by_id = np.argsort(tx_id, kind="stable")
-            order = by_id[np.argsort(ts[by_id], kind="stable")]
+            order[:] = by_id[np.argsort(ts[by_id], kind="stable")]
 
-        def attributes():
-            def attr(a, dtype):  # numpy arrays, or Arrow columns (converted here, off the critical path)
-                if a is None:
-                    return np.zeros(m, dtype)
-                if isinstance(a, (pa.Array, pa.ChunkedArray)):
-                    a = a.to_numpy()
-                return np.ascontiguousarray(a, dtype=dtype)
+        def attr(a, dtype):  # numpy arrays or Arrow columns
+            if a is None:
+                return np.zeros(m, dtype)
+            if isinstance(a, (pa.Array, pa.ChunkedArray)):
+                a = a.to_numpy()
+            return np.ascontiguousarray(a, dtype=dtype)
 
-            return _gather_attributes(order, attr(amount_paid, np.float64), attr(amount_received, np.float64),
-                                      attr(pay_currency, np.int8), attr(recv_currency, np.int8),
-                                      attr(payment_format, np.int8))
-
-        order = order.astype(np.int64)
-        s, d, t, x = _gather_edges(order, src, dst, ts, tx_id)
-        # Both directions and the attribute gather are independent, and their kernels release the
-        # GIL: the directions run in two threads while this one gathers the attributes.
+        # Large arrays are allocated here by NumPy, which asks the kernel for huge pages: first
+        # touch of a few hundred MB is then several times cheaper than from inside a Numba kernel.
+        kinds = (np.int32, np.int32, np.int64, np.int64, np.float64, np.float64, np.int8, np.int8, np.int8)
+        inputs = (src, dst, ts, tx_id, amount_paid, amount_received, pay_currency, recv_currency, payment_format)
+        inputs = [attr(a, kind) for a, kind in zip(inputs, kinds)]
+        outputs = [np.empty(m, kind) for kind in kinds + (np.int64,)]
+        _gather_edges(order, *inputs, *outputs)
+        s, d, t, x, ap, ar, pc, rc, pf, row = outputs
+        # The two directions are independent and their kernels release the GIL: one thread each.
         with ThreadPoolExecutor(max_workers=2) as pool:
             out_f = pool.submit(_adjacency, s, d, t, n)
             inc_f = pool.submit(_adjacency, d, s, t, n)
-            ap, ar, pc, rc, pf = attributes()
             out, inc = out_f.result(), inc_f.result()
         return cls(
-            n=n, src=s, dst=d, ts=t, tx_id=x, row=order, amount_paid=ap, amount_received=ar, pay_currency=pc,
+            n=n, src=s, dst=d, ts=t, tx_id=x, row=row, amount_paid=ap, amount_received=ar, pay_currency=pc,
             recv_currency=rc, payment_format=pf,
             bank=np.zeros(n, np.int32) if bank is None else np.asarray(bank, dtype=np.int32),
             out=out, inc=inc,

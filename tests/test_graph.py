@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -60,3 +61,53 @@ def test_from_table_uses_account_banks(small_world):
     banks = accounts["bank"].to_pylist()
     same_bank = [banks[s] == banks[d] for s, d in zip(graph.src[:50], graph.dst[:50])]
     assert same_bank == [graph.bank[s] == graph.bank[d] for s, d in zip(graph.src[:50], graph.dst[:50])]
+
+
+def _sorted_reference(src, dst, ts, columns):
+    """The layout by plain NumPy sorts: edge order by (ts, row); each direction by (owner, edge),
+    its neighbour view by (owner, neighbour, edge)."""
+    order = np.lexsort((np.arange(len(ts)), ts))
+    edge_src, edge_dst = src[order], dst[order]
+    edges = np.arange(len(ts))
+    views = {}
+    for name, owner, other in (("out", edge_src, edge_dst), ("inc", edge_dst, edge_src)):
+        by_time = np.lexsort((edges, owner))
+        by_nbr = np.lexsort((edges, other, owner))
+        views[name] = (by_time, other[by_time], by_nbr, other[by_nbr])
+    return order, {name: column[order] for name, column in columns.items()}, views
+
+
+@pytest.mark.parametrize("minutes", [True, False])
+def test_large_graph_matches_plain_sorts(minutes):
+    """Big enough for many construction buckets, hub segments, the chunked minute sort and the
+    long-segment sort path; near-sorted timestamps like IBM files, or arbitrary seconds."""
+    rng = np.random.default_rng(7)
+    n, m = 30_000, 300_000
+    hubs = rng.integers(0, n, 40)
+    src = np.where(rng.random(m) < 0.2, rng.choice(hubs, m), rng.integers(0, n, m)).astype(np.int32)
+    dst = np.where(rng.random(m) < 0.2, rng.choice(hubs, m), rng.integers(0, n, m)).astype(np.int32)
+    base = 1_662_000_000 - 1_662_000_000 % 60
+    if minutes:
+        ts = base + 60 * (np.arange(m) // 40 + rng.integers(-15, 1, m)).clip(0)
+    else:
+        ts = base + rng.integers(0, 10**6, m)
+    columns = {
+        "amount_paid": rng.random(m) * 1e4, "amount_received": rng.random(m) * 1e4,
+        "pay_currency": rng.integers(0, 15, m).astype(np.int8),
+        "recv_currency": rng.integers(0, 15, m).astype(np.int8),
+        "payment_format": rng.integers(0, 7, m).astype(np.int8),
+    }
+    graph = TemporalGraph.from_arrays(src, dst, ts, n=n, **columns)
+    order, expected, views = _sorted_reference(src, dst, ts, columns)
+    assert (graph.row == order).all()
+    assert (graph.src == src[order]).all() and (graph.dst == dst[order]).all() and (graph.ts == ts[order]).all()
+    assert (graph.tx_id == order).all()
+    for name, column in expected.items():
+        assert (getattr(graph, name) == column).all(), name
+    for name, (by_time, nbr, by_nbr, ns_nbr) in views.items():
+        adj = graph.out if name == "out" else graph.inc
+        assert (adj.edge == by_time).all() and (adj.nbr == nbr).all() and (adj.ts == graph.ts[by_time]).all()
+        assert (adj.ns_edge == by_nbr).all() and (adj.ns_nbr == ns_nbr).all()
+        assert (adj.ns_ts == graph.ts[by_nbr]).all()
+        owner = graph.src if name == "out" else graph.dst
+        assert (adj.ptr == np.concatenate([[0], np.cumsum(np.bincount(owner, minlength=n))])).all()
