@@ -71,13 +71,13 @@ def _minute_order(ts, chunks, order):
 # tuples of arrays (writes through an unpacked tuple can be lost).
 @numba.njit(cache=True, nogil=True, parallel=True)
 def _gather_edges(order, src, dst, ts, tx_id, ap, ar, pc, rc, pf,
-                  src_, dst_, ts_, tx_id_, ap_, ar_, pc_, rc_, pf_, row):
-    """Every per-edge array in edge-number order (`name_` from `name`), and `row`, each edge's
-    input row, in one parallel pass. Writes are sequential; for near-sorted input (IBM files are
-    sorted to within minutes) the reads stay within a small window that is in cache."""
+                  src_, dst_, ts_, tx_id_, ap_, ar_, pc_, rc_, pf_):
+    """Every per-edge array in edge-number order (`name_` from `name`), in one parallel pass.
+    Writes are sequential; for near-sorted input (IBM files are sorted to within minutes) the
+    reads stay within a small window that is in cache."""
     for p in numba.prange(order.shape[0]):
         i = order[p]
-        src_[p], dst_[p], ts_[p], tx_id_[p], row[p] = src[i], dst[i], ts[i], tx_id[i], i
+        src_[p], dst_[p], ts_[p], tx_id_[p] = src[i], dst[i], ts[i], tx_id[i]
         ap_[p], ar_[p] = ap[i], ar[i]
         pc_[p], rc_[p], pf_[p] = pc[i], rc[i], pf[i]
 
@@ -238,7 +238,7 @@ class TemporalGraph:
             raise ValueError("account indices must lie in [0, n)")
         if m >= 2**31:
             raise ValueError("one graph holds at most 2^31 - 1 transactions; split the period")
-        order = np.empty(m, np.int32)  # m < 2^31: the input row of each edge number
+        order = np.empty(m, np.int64)  # the input row of each edge number: the graph's `row`
         by_minute = m > 1 and np.all(tx_id[1:] > tx_id[:-1]) and _minute_order(
             ts, max(1, min(numba.get_num_threads(), m // 65536)), order)
         if not by_minute:  # general case: stable sort by ts after sorting by tx_id
@@ -257,16 +257,16 @@ class TemporalGraph:
         kinds = (np.int32, np.int32, np.int64, np.int64, np.float64, np.float64, np.int8, np.int8, np.int8)
         inputs = (src, dst, ts, tx_id, amount_paid, amount_received, pay_currency, recv_currency, payment_format)
         inputs = [attr(a, kind) for a, kind in zip(inputs, kinds)]
-        outputs = [np.empty(m, kind) for kind in kinds + (np.int64,)]
+        outputs = [np.empty(m, kind) for kind in kinds]
         _gather_edges(order, *inputs, *outputs)
-        s, d, t, x, ap, ar, pc, rc, pf, row = outputs
+        s, d, t, x, ap, ar, pc, rc, pf = outputs
         # The two directions are independent and their kernels release the GIL: one thread each.
         with ThreadPoolExecutor(max_workers=2) as pool:
             out_f = pool.submit(_adjacency, s, d, t, n)
             inc_f = pool.submit(_adjacency, d, s, t, n)
             out, inc = out_f.result(), inc_f.result()
         return cls(
-            n=n, src=s, dst=d, ts=t, tx_id=x, row=row, amount_paid=ap, amount_received=ar, pay_currency=pc,
+            n=n, src=s, dst=d, ts=t, tx_id=x, row=order, amount_paid=ap, amount_received=ar, pay_currency=pc,
             recv_currency=rc, payment_format=pf,
             bank=np.zeros(n, np.int32) if bank is None else np.asarray(bank, dtype=np.int32),
             out=out, inc=inc,
