@@ -36,11 +36,11 @@ def cmd_generate(args) -> int:
     t0 = time.perf_counter()
     with bar("generating", total=None) as _:
         files = generate(args.out, preset=args.preset, scale=args.scale, seed=args.seed,
-                         embed_patterns=args.embed_patterns, name=args.name,
-                         progress=lambda stage: log(f"  {stage} ..."))
+                         embed_patterns=args.embed_patterns, name=args.name, embed_policy=args.embed_policy,
+                         progress=lambda stage: log(f"  {stage} ..."), notice=log)
     log(f"wrote {files.trans} ({files.transactions:,} transactions, {files.laundering:,} laundering, "
         f"{files.attempts} attempts) in {time.perf_counter() - t0:.1f} s")
-    log(f"      {files.patterns}\n      {files.accounts}")
+    log(f"      {files.patterns}\n      {files.accounts}\n      {files.placements}\n      {files.controlled}")
     return 0
 
 
@@ -91,16 +91,30 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"blazingaml {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
-    p = sub.add_parser("generate", help="write an AMLworld-like dataset in the exact IBM formats",
-                       description="Generate a synthetic world calibrated to IBM HI-Small: <NAME>_Trans.csv, "
-                                   "<NAME>_Patterns.txt and <NAME>_accounts.csv.",
-                       epilog="example:\n  blazingaml generate --preset hi-small-like --scale 0.1 --seed 7 \\\n"
-                              "      --embed-patterns data/ibm-aml-sample/HI-Small_Patterns.dev.txt --out data/generated",
+    p = sub.add_parser("generate", help="write an AMLworld-like world in the exact IBM formats",
+                       description="Build a world from the AMLworld mechanisms (people and companies, their "
+                                   "economy, crime: placement, layering through the 8 typologies, integration; "
+                                   "labels from a dirty-balance ledger) and write <NAME>_Trans.csv, "
+                                   "<NAME>_Patterns.txt, <NAME>_accounts.csv, plus the generator's truth "
+                                   "<NAME>_Placements.csv and <NAME>_ControlledAccounts.csv. Every mechanism and its "
+                                   "source: docs/generator.md.",
+                       epilog="examples:
+  blazingaml generate --preset hi-small-like --scale 0.1 --seed 7 --out data/hi
+"
+                              "  blazingaml generate --preset li-small-like --scale 0.2 --out data/li
+"
+                              "  blazingaml generate --scale 0.05 --embed-patterns "
+                              "data/ibm-aml-sample/HI-Small_Patterns.dev.txt --out data/embedded",
                        formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--preset", default="hi-small-like", help="hi-small-like (default) or li-small-like")
-    p.add_argument("--scale", type=float, default=1.0, help="1.0 = full HI-Small size (~5.08M transactions)")
+    p.add_argument("--preset", default="hi-small-like",
+                   help="hi-small-like (default), li-small-like or hi-medium-like (sizes and rates of the IBM files)")
+    p.add_argument("--scale", type=float, default=1.0,
+                   help="1.0 = the preset's full size (hi-small-like: ~5.08M transactions); rates stay the same")
     p.add_argument("--seed", type=int, default=0, help="random seed; same seed, same files")
     p.add_argument("--embed-patterns", metavar="FILE", help="a Patterns.txt whose real attempts are inserted unchanged")
+    p.add_argument("--embed-policy", choices=["subsample", "grow"], default="subsample",
+                   help="when the attempts do not fit the preset's laundering rate at this scale: embed as many as "
+                        "fit (subsample, default) or enlarge the world until all fit (grow)")
     p.add_argument("--name", help="file name prefix (default: the preset's name)")
     p.add_argument("--out", required=True, help="output directory")
     _add_common(p)

@@ -1,9 +1,15 @@
-"""AMLworld-like synthetic data in the exact IBM AML file formats.
+"""AMLworld-like synthetic worlds in the exact IBM AML file formats, built from the AMLworld mechanisms.
 
-`generate(...)` writes ``<NAME>_Trans.csv``, ``<NAME>_Patterns.txt`` and ``<NAME>_accounts.csv``.
-Real attempts from a Patterns.txt can be embedded unchanged (their accounts get ordinary
-background activity too), so real laundering can be studied inside a generated world.
-The output is a pure function of (preset, scale, seed, embedded file).
+`generate(...)` writes ``<NAME>_Trans.csv``, ``<NAME>_Patterns.txt`` and ``<NAME>_accounts.csv`` (the
+IBM files) plus the generator's truth: ``<NAME>_Placements.csv`` (crime proceeds placed into
+accounts) and ``<NAME>_ControlledAccounts.csv`` (accounts under criminal control), from which the
+labels can be replayed (ledger.py). A world is a population (population.py) with its legitimate
+economy (economy.py) and crime (crime.py: placement, layering through the 8 typologies, integration);
+labels come from the dirty-balance ledger. docs/generator.md describes every mechanism and its source.
+
+Real attempts from a Patterns.txt can be embedded unchanged: their accounts join the world (with
+ordinary activity), receive the proceeds their legs need and integrate what they end up holding, like
+generated attempts. The output is a pure function of (preset, scale, seed, embedded file, policy).
 """
 
 from __future__ import annotations
@@ -11,25 +17,30 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
-from dataclasses import dataclass
+import sys
+from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 
 import numpy as np
-import pyarrow as pa
-import pyarrow.compute as pc
-import pyarrow.csv as pacsv
 
 from ..errors import BlazingError
-from ..io.atomic import atomic_path
 from ..io.patterns_txt import Attempt, read_patterns, write_patterns
-from ..io.vocab import CURRENCIES, PAYMENT_FORMATS, TIMESTAMP_FORMAT, TRANS_HEADER
-from .typologies import attempts_ledger, integration_ledger, plan_attempts
-from .world import Accounts, Ledger, background, make_accounts, make_bank_ids
+from ..io.vocab import CURRENCIES, PAYMENT_FORMATS, TIMESTAMP_FORMAT, TYPOLOGIES
+from .crime import CRIME, CRIME_SOURCES, CrimePlanner
+from .economy import economy
+from .ledger import LAYERING, Ledger, Placements, label_transactions
+from .population import RATE_PER_USD, accounts_for_new_keys, make_population
+from .timing import DAY, Calendar
+from .writer import text_rows, write_accounts, write_controlled, write_placements, write_trans
 
 __all__ = ["generate", "load_preset", "PRESETS", "GeneratedFiles"]
 
-PRESETS = ("hi-small-like", "li-small-like")
+PRESETS = ("hi-small-like", "li-small-like", "hi-medium-like")
+EMBED_POLICIES = ("subsample", "grow")
+PLAN_HEADROOM = 1.3   # cases planned for this multiple of the target; the ledger trims the surplus
+PLAN_SPARE = 40       # and this many more laundering transactions' worth, so small worlds have cases to choose from
+EMBED_SHARE = 0.75    # share of the preset's pattern rows that embedded attempts may take (their integration adds more)
 
 
 def load_preset(name: str) -> dict:
@@ -43,179 +54,243 @@ class GeneratedFiles:
     trans: Path
     patterns: Path
     accounts: Path
+    placements: Path
+    controlled: Path
     transactions: int
     laundering: int
     attempts: int
+    stats: dict = field(default_factory=dict)
 
 
 def _epoch(day: str) -> int:
     return int(dt.datetime.strptime(day, "%Y-%m-%d").replace(tzinfo=dt.timezone.utc).timestamp())
 
 
-def _format_amounts(values: np.ndarray, bitcoin: np.ndarray) -> pa.Array:
-    """2 decimals, 6 for Bitcoin, never rounding a payment down to zero."""
-    out = None
-    for decimals, mask in ((2, ~bitcoin), (6, bitcoin)):
-        scale = 10 ** decimals
-        scaled = np.maximum(np.round(values * scale), 1).astype(np.int64)
-        whole = pc.cast(pa.array(scaled // scale), pa.string())
-        frac = pc.utf8_lpad(pc.cast(pa.array(scaled % scale), pa.string()), decimals, "0")
-        text = pc.binary_join_element_wise(whole, frac, ".")
-        out = text if out is None else pc.if_else(pa.array(mask), text, out)
+def _parse_ts(text: str) -> int:
+    return int(dt.datetime.strptime(text, TIMESTAMP_FORMAT).replace(tzinfo=dt.timezone.utc).timestamp())
+
+
+def _subsample(rng, attempts: list[Attempt], budget: float) -> list[Attempt]:
+    """Real attempts, the typologies taking turns, while their legs fit in `budget`; original order kept."""
+    queues = {t: [a for a in rng.permutation(np.array(attempts, dtype=object)) if a.typology == t] for t in TYPOLOGIES}
+    chosen, legs = [], 0
+    while any(queues.values()):
+        for t in TYPOLOGIES:
+            if queues[t]:
+                a = queues[t].pop(0)
+                if legs + len(a.rows) > budget:
+                    queues = {}
+                    break
+                chosen.append(a)
+                legs += len(a.rows)
+        else:
+            continue
+        break
+    index = {id(a): i for i, a in enumerate(attempts)}
+    return sorted(chosen, key=lambda a: index[id(a)])
+
+
+def select_cases(labels, is_leg: np.ndarray, n_cases: int, first_generated: int, target: float,
+                 non_pattern_share: float) -> np.ndarray:
+    """Which crime cases the world keeps: embedded cases always, then the fewest generated cases (in planned
+    order) whose laundering reaches `target`. At small scales one case is a large share of the volume, so
+    single generated cases near that boundary are then switched on or off while that brings the laundering
+    count and the share outside attempts closer to the preset (at scale 1 this rarely runs: the share is the
+    mechanisms' outcome)."""
+    def cost(active):
+        lab = labels(active)
+        total = int(lab.sum())
+        outside = 1 - int(lab[is_leg].sum()) / max(total, 1)
+        volume = abs(total - target) / target
+        # a world off the preset's laundering rate by more than 10% is never preferred
+        return 2 * volume + abs(outside - non_pattern_share) / non_pattern_share + (volume > 0.1), total
+
+    def prefix(k):
+        active = np.zeros(n_cases, bool)
+        active[:k] = True
+        return active
+
+    lo, hi = first_generated, n_cases
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if cost(prefix(mid))[1] >= target:
+            hi = mid
+        else:
+            lo = mid + 1
+    active = prefix(lo)
+    best = cost(active)[0]
+    for _ in range(60):     # local search: switch single cases near the boundary on or off
+        if best <= 0.04:
+            break
+        on = [c for c in np.flatnonzero(active)[::-1] if c >= first_generated][:30]
+        off = list(np.flatnonzero(~active)[:30])
+        scores = []
+        for c in on + off:
+            trial = active.copy()
+            trial[c] = not trial[c]
+            scores.append((cost(trial)[0], c))
+        if not scores or min(scores)[0] >= best:
+            break
+        best, flip = min(scores)
+        active[flip] = not active[flip]
+    return active
+
+
+def _embedded_legs(attempts: list[Attempt], index: dict, raw_lines: list[str]) -> list[tuple[Ledger, str, str | None]]:
+    """Ledgers of the real attempts' rows, which are written back verbatim."""
+    out = []
+    cur_code = {c: i for i, c in enumerate(CURRENCIES)}
+    fmt_code = {f: i for i, f in enumerate(PAYMENT_FORMATS)}
+    for a in attempts:
+        n = len(a.rows)
+        raw = np.arange(len(raw_lines), len(raw_lines) + n, dtype=np.int32)
+        raw_lines.extend(",".join(r) for r in a.rows)
+        pay_cur = np.array([cur_code[r[8]] for r in a.rows], np.int8)
+        paid = np.array([float(r[7]) for r in a.rows])
+        out.append((Ledger(
+            src=np.array([index[(r[1], r[2])] for r in a.rows], np.int32),
+            dst=np.array([index[(r[3], r[4])] for r in a.rows], np.int32),
+            ts=np.array([_parse_ts(r[0]) for r in a.rows], np.int64), usd=paid / RATE_PER_USD[pay_cur],
+            amount_paid=paid, pay_currency=pay_cur, amount_received=np.array([float(r[5]) for r in a.rows]),
+            recv_currency=np.array([cur_code[r[6]] for r in a.rows], np.int8),
+            payment_format=np.array([fmt_code[r[9]] for r in a.rows], np.int8), whole=np.zeros(n, bool),
+            flow=np.full(n, LAYERING, np.int8), attempt=np.full(n, -1, np.int32), raw=raw,
+            label=np.ones(n, np.int8)), a.typology, a.qualifier))
     return out
 
 
-def _format_ts(ts: np.ndarray) -> pa.Array:
-    return pc.strftime(pa.array(ts, pa.timestamp("s")), format=TIMESTAMP_FORMAT)
-
-
-def _account_strings(rng: np.random.Generator, n: int) -> np.ndarray:
-    values = rng.choice(0x1FFFFFFF, size=n, replace=False) + 0x800000000
-    return np.array([f"{v:09X}" for v in values], dtype=object)
-
-
-def _ledger_columns(ledger: Ledger, bank_str: np.ndarray, acct_str: np.ndarray) -> list[pa.Array]:
-    cur = np.array(CURRENCIES, dtype=object)
-    fmt = np.array(PAYMENT_FORMATS, dtype=object)
-    btc_recv = ledger.recv_currency == CURRENCIES.index("Bitcoin")
-    btc_pay = ledger.pay_currency == CURRENCIES.index("Bitcoin")
-    return [
-        _format_ts(ledger.ts),
-        pa.array(bank_str[ledger.src], pa.string()), pa.array(acct_str[ledger.src], pa.string()),
-        pa.array(bank_str[ledger.dst], pa.string()), pa.array(acct_str[ledger.dst], pa.string()),
-        _format_amounts(ledger.amount_received, btc_recv), pa.array(cur[ledger.recv_currency], pa.string()),
-        _format_amounts(ledger.amount_paid, btc_pay), pa.array(cur[ledger.pay_currency], pa.string()),
-        pa.array(fmt[ledger.payment_format], pa.string()),
-        pc.cast(pa.array(ledger.label), pa.string()),
-    ]
-
-
 def generate(out_dir: str | os.PathLike, preset: str = "hi-small-like", scale: float = 1.0, seed: int = 0,
-             embed_patterns: str | os.PathLike | None = None, name: str | None = None,
-             progress=None) -> GeneratedFiles:
-    """Generate a world and write its three IBM-format files into `out_dir`."""
+             embed_patterns: str | os.PathLike | None = None, name: str | None = None, progress=None,
+             embed_policy: str = "subsample", notice=None) -> GeneratedFiles:
+    """Generate a world and write its files into `out_dir`.
+
+    With `embed_patterns`, the real attempts join the world at the preset's rates: `embed_policy`
+    "subsample" embeds as many attempts as the world's laundering volume holds (typologies taking turns),
+    "grow" enlarges the world until all of them fit. `notice` receives one line saying which was done."""
     if not (0 < scale <= 40):
         raise BlazingError(f"--scale must be in (0, 40], got {scale}")
+    if embed_policy not in EMBED_POLICIES:
+        raise BlazingError(f"unknown embedding policy '{embed_policy}'", hint="choose subsample or grow")
     cfg = load_preset(preset)
     rng = np.random.default_rng(seed)
     name = name or cfg["name"]
     step = progress or (lambda label: None)
+    say = notice or (lambda line: print(line, file=sys.stderr))
+    crime_cfg = {**CRIME, **cfg.get("crime", {})}
 
-    embedded: list[Attempt] = read_patterns(embed_patterns) if embed_patterns else []
     start, days = _epoch(cfg["start"]), int(cfg["days"])
+    horizon = start + (days + int(cfg["tail_days"])) * DAY
+    embedded: list[Attempt] = read_patterns(embed_patterns) if embed_patterns else []
+
+    def sizes(s: float) -> tuple[int, int, float]:
+        n_tx = max(2000, int(round(cfg["transactions"] * s)))
+        return max(200, int(round(cfg["accounts"] * s))), n_tx, n_tx * cfg["illicit_rate"]
+
+    n_accounts, n_tx, target = sizes(scale)
     if embedded:
-        times = [dt.datetime.strptime(r[0], TIMESTAMP_FORMAT).replace(tzinfo=dt.timezone.utc).timestamp()
-                 for a in embedded for r in a.rows]
-        first, last = int(min(times)), int(max(times))
-        start = min(start, first - first % 86400)
-        days = max(days, (last - start) // 86400 + 1)
+        times = [_parse_ts(r[0]) for a in embedded for r in a.rows]
+        start = min(start, min(times) // DAY * DAY)
+        horizon = max(horizon, max(times) + DAY)
+        legs = sum(len(a.rows) for a in embedded)
+        budget = target * cfg["pattern_share"] * EMBED_SHARE
+        if legs > budget:
+            if embed_policy == "grow":
+                scale *= legs / budget
+                n_accounts, n_tx, target = sizes(scale)
+                say(f"embedding all {len(embedded)} real attempts: the world grows to scale {scale:.3g} "
+                    f"({n_tx:,} transactions) to keep the {cfg['name']} laundering rate")
+            else:
+                kept = _subsample(rng, embedded, budget)
+                say(f"embedding {len(kept)} of {len(embedded)} real attempts ({sum(len(a.rows) for a in kept):,} of "
+                    f"{legs:,} rows) to keep the {cfg['name']} laundering rate at scale {scale:g}; "
+                    f"--embed-policy grow embeds all of them in a larger world")
+                embedded = kept
 
-    n_gen = max(100, int(round(cfg["accounts"] * scale)))
-    n_tx = max(1000, int(round(cfg["transactions"] * scale)))
-    step("accounts")
-    bank_ids = make_bank_ids(rng, max(10, int(round(cfg["banks"] * scale ** 0.5))))
-    accounts = make_accounts(rng, n_gen, len(bank_ids))
-    bank_str = bank_ids[accounts.bank]
-    acct_str = _account_strings(rng, n_gen)
-
-    # Embedded attempts' accounts join the world as ordinary accounts with their exact IDs.
+    step("population")
+    n_banks = max(10, int(round(cfg["banks"] * min(scale, 1.0) ** 0.5 * max(scale, 1.0) ** 0.25)))
+    pop = make_population(rng, n_accounts, n_banks)
+    raw_lines: list[str] = []
+    embedded_legs = []
     if embedded:
-        known = {f"{b}:{a}": i for i, (b, a) in enumerate(zip(bank_str, acct_str))}
-        extra_bank, extra_acct = [], []
-        for att in embedded:
-            for r in att.rows:
-                for b, a in ((r[1], r[2]), (r[3], r[4])):
-                    key = f"{b}:{a}"
-                    if key not in known:
-                        known[key] = len(bank_str) + len(extra_bank)
-                        extra_bank.append(b)
-                        extra_acct.append(a)
-        k = len(extra_bank)
-        extra = make_accounts(rng, k, len(bank_ids))
-        accounts = Accounts(*[np.concatenate([getattr(accounts, f), getattr(extra, f)]) for f in Accounts.__dataclass_fields__])
-        bank_str = np.concatenate([bank_str, np.array(extra_bank, dtype=object)])
-        acct_str = np.concatenate([acct_str, np.array(extra_acct, dtype=object)])
+        index = {(b, a): i for i, (b, a) in enumerate(zip(pop.bank_str(), pop.account_ids))}
+        new_keys = [k for k in dict.fromkeys((r[c], r[c + 1]) for at in embedded for r in at.rows for c in (1, 3))
+                    if k not in index]
+        if new_keys:
+            first_new = len(pop)
+            pop = accounts_for_new_keys(rng, pop, new_keys)
+            index.update({k: first_new + i for i, k in enumerate(new_keys)})
+        embedded_legs = _embedded_legs(embedded, index, raw_lines)
 
-    embedded_rows = sum(len(a.rows) for a in embedded)
-    n_illicit = max(8, int(round(n_tx * cfg["illicit_rate"])))
-    n_pattern_target = int(round(n_illicit * cfg["pattern_share"]))
-    step("laundering")
-    n_attempts = max(len(PRESETS) * 4, int(round(cfg["attempts"] * scale)))
-    planned = plan_attempts(rng, n_gen, start, days, n_attempts)
-    # Trim or extend to the pattern-transaction target (attempt sizes are random).
-    legs = np.cumsum([len(a.legs) for a in planned])
-    target = max(n_pattern_target - embedded_rows, 0)
-    planned = planned[: max(8, int(np.searchsorted(legs, target)) + 1)] if target else planned[:8]
-    laundering = attempts_ledger(planned, accounts)
-    integration = integration_ledger(rng, planned, accounts, max(0, n_illicit - len(laundering) - embedded_rows),
-                                     start + days * 86400)
-    step("background")
-    n_background = max(0, n_tx - len(laundering) - len(integration) - embedded_rows)
-    legit = background(rng, accounts, n_background, start, days)
-    ledger = Ledger.concat([legit, laundering, integration])
+    step("crime")
+    # Cases are planned with headroom; the ledger then decides how many the preset's rate needs.
+    cal = Calendar(start, days)
+    plan = CrimePlanner(rng, pop, cal, crime_cfg).plan(target * PLAN_HEADROOM + PLAN_SPARE, embedded_legs)
+    step("economy")
+    # The scheme's accounts are kept quiet: their owners use them less for ordinary spending.
+    pop.activity[sorted({a for accounts in plan.case_accounts for a in accounts})] *= crime_cfg["controlled_activity"]
+    legit = economy(rng, pop, cal, max(0, n_tx - len(plan.ledger)))
+    ledger = Ledger.concat([legit, plan.ledger])
+    case = np.concatenate([np.full(len(legit), -1, np.int32), plan.row_case])
+    crime_base = len(legit)
+    inside = ledger.ts < horizon
+    # Time order with mild local disorder, as in the real files; the ledger replays (time, file row).
+    jitter = rng.integers(0, 20 * 60, len(ledger))
+    order = np.argsort(np.where(inside, ledger.ts + jitter, np.iinfo(np.int64).max), kind="stable")
+    order = order[: int(inside.sum())]
+    ledger, case = ledger.take(order), case[order]
 
-    step("formatting")
-    columns = _ledger_columns(ledger, bank_str, acct_str)
-    # Attempt rows are formatted exactly as the same rows in Trans.csv.
-    offset = 0
-    gen_attempts: list[Attempt] = []
-    text_cols = [c.slice(len(legit), len(laundering)).to_pylist() for c in columns]
-    for a in planned:
-        rows = []
-        for _ in a.legs:
-            rows.append([col[offset] for col in text_cols])
-            offset += 1
-        gen_attempts.append(Attempt(len(gen_attempts), a.typology, a.qualifier, rows))
-    if embedded:
-        raw = list(zip(*[r for a in embedded for r in a.rows]))
-        columns = [pa.concat_arrays([c, pa.array(list(extra), pa.string())]) for c, extra in zip(columns, raw)]
-    all_attempts = gen_attempts + [Attempt(len(gen_attempts) + i, a.typology, a.qualifier, a.rows)
-                                   for i, a in enumerate(embedded)]
+    step("labels")
+    replay = np.lexsort((np.arange(len(ledger)), ledger.ts))
+    n_cases = len(plan.case_accounts)
 
-    # Time order with mild local disorder, as in the real files.
-    ts_all = pc.strptime(columns[0], format=TIMESTAMP_FORMAT, unit="s").cast(pa.int64()).to_numpy()
-    jitter = rng.integers(0, 20 * 60, len(ts_all))
-    order = np.argsort(ts_all + jitter, kind="stable")
-    table = pa.table([c.take(pa.array(order)) for c in columns], names=list(TRANS_HEADER))
+    def labels(active: np.ndarray) -> np.ndarray:
+        return label_transactions(ledger, replay, plan.controlled(len(pop), active), plan.placements,
+                                  plan.placement_case, case, active)
+
+    active = select_cases(labels, ledger.flow == LAYERING, n_cases, plan.embedded_cases, target,
+                          1 - cfg["pattern_share"])
+    label = labels(active)
+    keep = np.flatnonzero((case < 0) | active[np.maximum(case, 0)])
+    ledger = ledger.take(keep)
+    ledger.label = label[keep]
+    placed = active[plan.placement_case]
+    placements = Placements(*[getattr(plan.placements, f)[placed] for f in Placements.__dataclass_fields__])
+    controlled = plan.controlled(len(pop), active)
+    position = np.full(len(order), -1, np.int64)
+    position[order[keep]] = np.arange(len(keep))
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    trans_path = out / f"{name}_Trans.csv"
     step("writing")
-    _write_csv(trans_path, table)
+    trans_path = out / f"{name}_Trans.csv"
+    write_trans(trans_path, ledger, pop, raw_lines)
+    attempts_out = []
+    for rec in plan.attempts:
+        if not active[rec.case]:
+            continue
+        rows = position[rec.rows + crime_base]
+        rows = rows[rows >= 0]
+        is_real = len(rows) and ledger.raw[rows[0]] >= 0
+        rows = np.sort(rows) if not is_real else rows[np.argsort(ledger.raw[rows])]
+        attempts_out.append(Attempt(len(attempts_out), rec.typology, rec.qualifier,
+                                    text_rows(ledger, pop, rows, raw_lines)))
     patterns_path = out / f"{name}_Patterns.txt"
-    write_patterns(patterns_path, all_attempts)
+    write_patterns(patterns_path, attempts_out)
     accounts_path = out / f"{name}_accounts.csv"
-    _write_accounts(accounts_path, rng, accounts, bank_str, acct_str)
-    n_laundering = int((ledger.label == 1).sum()) + embedded_rows
-    return GeneratedFiles(trans_path, patterns_path, accounts_path, table.num_rows, n_laundering, len(all_attempts))
+    write_accounts(accounts_path, pop)
+    placements_path = out / f"{name}_Placements.csv"
+    write_placements(placements_path, placements, pop, CRIME_SOURCES)
+    controlled_path = out / f"{name}_ControlledAccounts.csv"
+    write_controlled(controlled_path, controlled, pop)
 
-
-def _write_csv(path: Path, table: pa.Table) -> None:
-    """Unquoted CSV with a plain header line, as IBM writes them."""
-    with atomic_path(path) as tmp:
-        with open(tmp, "wb") as fh:
-            fh.write((",".join(table.column_names) + "\n").encode())
-            pacsv.write_csv(table, fh, write_options=pacsv.WriteOptions(include_header=False, quoting_style="none"))
-
-
-_COUNTRIES = ("US", "UK", "Germany", "France", "Italy", "Spain", "Portugal", "Canada", "Australia", "China",
-              "Japan", "India", "Russia", "Mexico", "Brazil", "Israel", "Saudi Arabia", "Switzerland")
-_ENTITY_KINDS = ("Corporation", "Partnership", "Sole Proprietorship", "Individual")
-
-
-def _write_accounts(path: Path, rng, accounts: Accounts, bank_str, acct_str) -> None:
-    n = len(bank_str)
-    bank_num = {b: i for i, b in enumerate(dict.fromkeys(bank_str))}
-    country = np.array(_COUNTRIES, dtype=object)[np.array([bank_num[b] for b in bank_str]) % len(_COUNTRIES)]
-    bank_name = [f"{c} Bank #{bank_num[b]}" for c, b in zip(country, bank_str)]
-    kind = np.array(_ENTITY_KINDS, dtype=object)[rng.integers(0, len(_ENTITY_KINDS), n)]
-    entity = accounts.entity[:n]
-    table = pa.table({
-        "Bank Name": pa.array(bank_name, pa.string()),
-        "Bank ID": pa.array(bank_str, pa.string()),
-        "Account Number": pa.array(acct_str, pa.string()),
-        "Entity ID": pa.array([f"{0x800000000 + int(e):09X}" for e in entity], pa.string()),
-        "Entity Name": pa.array([f"{k} #{int(e)}" for k, e in zip(kind, entity)], pa.string()),
-    })
-    _write_csv(path, table)
+    laundering = int(ledger.label.sum())
+    legs = int((ledger.flow == LAYERING).sum())
+    stats = {"scale": scale, "transactions": len(ledger), "laundering": laundering,
+             "laundering_rate": laundering / max(len(ledger), 1), "pattern_rows": legs,
+             "non_pattern_share": 1 - legs / max(laundering, 1), "attempts": len(attempts_out),
+             "embedded_attempts": len(embedded), "controlled_accounts": int(controlled.sum()),
+             "flows": {int(f): int(c) for f, c in zip(*np.unique(ledger.flow, return_counts=True))},
+             "laundering_by_flow": {int(f): int(c) for f, c in zip(*np.unique(ledger.flow[ledger.label == 1],
+                                                                               return_counts=True))}}
+    return GeneratedFiles(trans_path, patterns_path, accounts_path, placements_path, controlled_path, len(ledger),
+                          laundering, len(attempts_out), stats)

@@ -1,0 +1,308 @@
+"""Crime: proceeds placed into accounts under criminal control, layered through the 8 typologies, and
+integrated back into the economy ([ALT] §3: placement, layering, integration).
+
+A *case* is one sum of crime proceeds. Its **placement** credits controlled accounts: cash crimes
+(prostitution, robbery, drugs, smuggling) as deposits that leave no transaction in the files; the
+others as payments from their victims or customers (extortion, loan sharking, gambling, kidnapping)
+or from the defrauded employer (embezzlement), which are not laundering themselves (the money is not
+yet illicit when it moves) but make the receiving account dirty. A share of cases (`layered_share`)
+is then **layered** through one attempt of a typology, with the shapes of typologies.py, between
+accounts that the criminals control: mules and shell companies recruited from the population (with a
+preference for little-used accounts) and a small pool of accounts reused across attempts (4% of the
+real dev attempts' accounts take part in more than one). Legs go by ACH in the receiving account's
+currency (both measured on the real pattern rows). Whatever dirty money rests in an account at the
+end is **integrated**: after a rest, the holder spends it in a few payments to shops, suppliers,
+landlords and people, each a share of what is left.
+
+The labels come from the dirty-balance ledger (ledger.py), not from this module: it only says which
+accounts are controlled, where proceeds are placed, and which transactions are pattern legs.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ..io.vocab import PAYMENT_FORMATS, TYPOLOGIES
+from .economy import ECONOMY, F, Counterparties, settle
+from .ledger import INTEGRATION, LAYERING, VICTIM, Ledger, Placements
+from .population import BITCOIN, FINANCE, INDIVIDUAL, RATE_PER_USD, RETAIL, SUPPLIER, UTILITY, Population
+from .timing import DAY, HOUR, MINUTE, Calendar, times_between
+from .typologies import Shape, ShapeDrawer
+
+CRIME_SOURCES = ("extortion", "loan sharking", "gambling", "prostitution", "kidnapping", "robbery",
+                 "embezzlement", "drugs", "smuggling")
+# How proceeds reach the first account: None = cash deposit (no transaction); else formats of the payments.
+PLACEMENT_FORMATS = {
+    "extortion": {"Wire": 0.4, "ACH": 0.3, "Cheque": 0.3}, "loan sharking": {"Cash": 0.6, "ACH": 0.4},
+    "gambling": {"Credit Card": 0.6, "ACH": 0.4}, "kidnapping": {"Wire": 1.0},
+    "embezzlement": {"ACH": 0.5, "Wire": 0.5},
+    "prostitution": None, "robbery": None, "drugs": None, "smuggling": None,
+}
+
+CRIME = {
+    "layered_share": 0.9,              # cases layered through an attempt (the rest integrated directly)
+    "recruit_activity_exponent": 1.0,  # recruited accounts drawn with weight activity ** -exponent
+    "controlled_activity": 0.3,        # ordinary spending on a controlled account, relative to its owner's
+    "reuse_share": 0.04,               # account slots filled from the reused pool
+    "rest_days_mean": 4.0,             # dirty money rests Exp(mean) days before it is spent
+    "integration_max_payments": 4,     # payments per holder within the main period
+    "integration_gap_days": 1.0,
+    "integration_purposes": {"purchase": 0.3, "supply": 0.3, "rent": 0.1, "wages": 0.3},
+    "victims_per_placement": 3.0,      # mean number of victim payments of a visible placement
+}
+# Integration looks like ordinary spending: each purpose pays whom the ordinary flow pays, in its formats and
+# amounts (economy.ECONOMY): shop purchases, supplier invoices, rent, wages.
+def _integration_payment(rng, purpose: str) -> tuple[int, float]:
+    """(format, US dollars) of one ordinary-looking payment for `purpose`."""
+    E = ECONOMY
+    if purpose == "purchase":
+        name = _pick(rng, E["purchase_formats"])
+        return F[name], E["purchase_median"][name] * float(np.exp(rng.normal(0, E["purchase_sigma"])))
+    if purpose == "supply":
+        return F[_pick(rng, E["supply_formats"])], E["supply_median"] * float(np.exp(rng.normal(0, E["supply_sigma"])))
+    if purpose == "rent":
+        return F[_pick(rng, E["bill_formats"])], E["rent_median"] * float(np.exp(rng.normal(0, 0.4)))
+    salary = E["salary_annual_median"] * float(np.exp(rng.normal(0, E["salary_sigma"]))) * 14 / 365
+    return F[_pick(rng, E["payroll_formats"])], salary
+
+
+def _pick(rng, mix: dict) -> str:
+    names = list(mix)
+    p = np.array([mix[k] for k in names], float)
+    return names[int(rng.choice(len(names), p=p / p.sum()))]
+
+
+@dataclass
+class AttemptRecord:
+    """An attempt as written to Patterns.txt: its typology, qualifier, ledger rows and case."""
+
+    typology: str
+    qualifier: str | None
+    rows: np.ndarray            # indices into CrimePlan.ledger
+    case: int
+
+
+@dataclass
+class CrimePlan:
+    """Everything crime adds to the world, each part tagged with its case (embedded attempts come first)."""
+
+    ledger: Ledger                      # pattern legs, victim payments, integration payments
+    row_case: np.ndarray                # int32 case of each ledger row
+    placements: Placements
+    placement_case: np.ndarray
+    case_accounts: list                 # per case, the accounts it controls
+    attempts: list = field(default_factory=list)   # AttemptRecord, generated first, then embedded
+    embedded_cases: int = 0
+
+    def controlled(self, n_accounts: int, active: np.ndarray) -> np.ndarray:
+        """Mask of the accounts controlled by the active cases."""
+        mask = np.zeros(n_accounts, bool)
+        for c in np.flatnonzero(active):
+            mask[self.case_accounts[c]] = True
+        return mask
+
+
+def _bresenham(share: float, count: int) -> np.ndarray:
+    """count booleans with the given share of True, spread evenly (low variance at small scales)."""
+    k = np.arange(1, count + 1)
+    return np.floor(k * share) > np.floor((k - 1) * share)
+
+
+class CrimePlanner:
+    """Builds cases one after another until the expected laundering volume is reached."""
+
+    def __init__(self, rng, pop: Population, cal: Calendar, cfg: dict):
+        self.rng, self.pop, self.cal, self.cfg = rng, pop, cal, cfg
+        self.shapes = ShapeDrawer(rng)
+        # Mules and shells: people's further accounts (not the one their salary and bills go through) and the
+        # accounts of firms without employees.
+        recruitable = np.flatnonzero(((pop.kind == INDIVIDUAL) & ~pop.primary) | ((pop.kind != INDIVIDUAL) & (pop.size == 0)))
+        self.recruitable = recruitable
+        self.recruit_cdf = np.cumsum(pop.activity[recruitable] ** -cfg["recruit_activity_exponent"])
+        self.reuse_pool: list[int] = []
+        self.parts: list[Ledger] = []
+        self.part_case: list[int] = []
+        self.placements: list[Placements] = []
+        self.placement_case: list[int] = []
+        self.case_accounts: list[list[int]] = []
+        self.attempts: list[AttemptRecord] = []
+        self.rows = 0
+        self.case = 0
+        shops = np.flatnonzero(pop.role == RETAIL)
+        sellers = np.flatnonzero(pop.role == SUPPLIER)
+        estates = np.flatnonzero((pop.role == UTILITY) | (pop.role == FINANCE))
+        people = np.flatnonzero(pop.kind == INDIVIDUAL)
+        self.payees = {name: Counterparties(pop, c, np.ones(len(c)), 1.0) for name, c in
+                       (("purchase", shops), ("supply", sellers), ("rent", estates), ("wages", people))
+                       if len(c)}
+        self.victims = people
+
+    # -- accounts --------------------------------------------------------------------------------
+    def _accounts(self, k: int) -> np.ndarray:
+        picks: list[int] = []
+        while len(picks) < k:
+            if self.reuse_pool and self.rng.random() < self.cfg["reuse_share"]:
+                weights = 1.0 / np.arange(1, len(self.reuse_pool) + 1)
+                a = self.reuse_pool[int(self.rng.choice(len(self.reuse_pool), p=weights / weights.sum()))]
+            else:
+                a = int(Counterparties.pick(self.rng, self.recruitable, self.recruit_cdf, 1)[0])
+                if self.rng.random() < 0.1:
+                    self.reuse_pool.append(a)
+            if a not in picks:
+                picks.append(a)
+        return np.array(picks, np.int32)
+
+    def _control(self, accounts) -> None:
+        while len(self.case_accounts) <= self.case:
+            self.case_accounts.append([])
+        self.case_accounts[self.case].extend(int(a) for a in accounts)
+
+    def _add(self, part: Ledger) -> np.ndarray:
+        self.parts.append(part)
+        self.part_case.append(self.case)
+        rows = np.arange(self.rows, self.rows + len(part))
+        self.rows += len(part)
+        return rows
+
+    # -- placement -------------------------------------------------------------------------------
+    def _place(self, account: int, usd: float, before: int) -> None:
+        """Proceeds of one crime credited to `account` before time `before`."""
+        rng = self.rng
+        source = int(rng.integers(0, len(CRIME_SOURCES)))
+        formats = PLACEMENT_FORMATS[CRIME_SOURCES[source]]
+        t = min(max(int(before - rng.uniform(1, 48) * HOUR) // MINUTE * MINUTE, self.cal.start), before)
+        self.placement_case.append(self.case)
+        if formats is None or t >= self.cal.end:    # cash crimes; and no ordinary payments after the main period
+            self.placements.append(Placements(np.array([account], np.int32), np.array([t], np.int64),
+                                              np.array([usd]), np.array([source], np.int8)))
+            return
+        m = 1 + rng.poisson(self.cfg["victims_per_placement"] - 1)
+        share = rng.dirichlet(np.ones(m)) * usd
+        ts = np.maximum(t - rng.integers(0, 3 * 1440, m) * MINUTE, min(self.cal.start, t))
+        payer = self.victims[rng.integers(0, len(self.victims), m)]
+        fmt = np.array([F[k] for k in rng.choice(list(formats), size=m, p=list(formats.values()))], np.int8)
+        self._add(settle(self.pop, payer, np.full(m, account), ts, share, fmt, VICTIM))
+        self.placements.append(Placements(np.full(m, account, np.int32), ts, share, np.full(m, source, np.int8)))
+
+    # -- integration ---------------------------------------------------------------------------
+    def _integrate(self, holder: int, usd: float, since: int) -> int:
+        """Spending of `usd` dirty dollars held by `holder` since `since`, after a rest, in ordinary-looking
+        payments (purchases, supplier invoices, rent, wages) at ordinary times; returns payments planned.
+        Agents spend only during the main period (every real tail positive is a pattern row) and, like every
+        real laundering row, in one currency (the payee's)."""
+        cfg, rng = self.cfg, self.rng
+        t = since + int(rng.exponential(cfg["rest_days_mean"]) * DAY)
+        left = usd
+        src, dst, ts, amounts, fmts = [], [], [], [], []
+        purposes = [k for k in cfg["integration_purposes"] if k in self.payees]
+        for _ in range(cfg["integration_max_payments"]):
+            if t >= self.cal.end or left <= 0.01 or not purposes:
+                break
+            purpose = _pick(rng, {k: cfg["integration_purposes"][k] for k in purposes})
+            fmt, amount = _integration_payment(rng, purpose)
+            src.append(holder)
+            dst.append(int(self.payees[purpose].draw(rng, self.pop.currency[[holder]], domestic=1.0)[0]))
+            ts.append(min(t + int(rng.integers(0, 1440)) * MINUTE, self.cal.end - MINUTE))
+            amounts.append(min(amount, left))
+            fmts.append(fmt)
+            left -= amounts[-1]
+            t += int(rng.exponential(cfg["integration_gap_days"]) * DAY) + HOUR
+        if src:
+            self._add(laundering_legs(self.pop, src, dst, ts, amounts, fmts, INTEGRATION))
+        return len(src)
+
+    # -- cases -------------------------------------------------------------------------------------
+    def layered(self, legs: Ledger, typology: str, qualifier: str | None) -> float:
+        """Place the money an attempt's legs need, record the attempt, integrate what rests at its end;
+        returns the expected number of laundering transactions."""
+        legs.attempt[:] = len(self.attempts)
+        rows = self._add(legs)
+        self.attempts.append(AttemptRecord(typology, qualifier, rows, self.case))
+        self._control(np.concatenate([legs.src, legs.dst]))
+        order = np.argsort(legs.ts, kind="stable")
+        balance: dict[int, float] = {}
+        need: dict[int, float] = {}
+        first_out: dict[int, int] = {}
+        last_in: dict[int, int] = {}
+        for i in order:
+            a, b, usd, t = int(legs.src[i]), int(legs.dst[i]), float(legs.usd[i]), int(legs.ts[i])
+            first_out.setdefault(a, t)
+            have = balance.get(a, 0.0)
+            if have < usd:
+                need[a] = need.get(a, 0.0) + usd - have
+            balance[a] = max(have - usd, 0.0)
+            balance[b] = balance.get(b, 0.0) + usd
+            last_in[b] = t
+        for a, usd in need.items():
+            self._place(a, usd, first_out[a])
+        total = float(legs.usd.sum())
+        planned = len(legs)
+        for a, usd in balance.items():
+            if usd > 0.01 * total:
+                planned += self._integrate(a, usd, last_in[a])
+        return planned
+
+    def generated_attempt(self, typology: str) -> float:
+        begin = self.cal.laundering_start(self.rng)
+        shape: Shape = self.shapes.draw(typology, begin)
+        accounts = self._accounts(shape.n_accounts)
+        src = accounts[[leg.src for leg in shape.legs]]
+        dst = accounts[[leg.dst for leg in shape.legs]]
+        return self.layered(laundering_legs(self.pop, src, dst, np.array([leg.ts for leg in shape.legs]),
+                                            np.array([leg.usd for leg in shape.legs])), typology, shape.qualifier)
+
+    def direct(self) -> float:
+        """Proceeds placed in one account and spent without layering."""
+        holder = int(self._accounts(1)[0])
+        self._control([holder])
+        t = self.cal.laundering_start(self.rng)
+        usd = self.shapes.value() * self.rng.uniform(2, 8)
+        self._place(holder, usd, t)
+        return self._integrate(holder, usd, t)
+
+    def plan(self, target: float, embedded: list[tuple[Ledger, str, str | None]] = ()) -> CrimePlan:
+        """Embedded attempts first (a case each), then generated cases until `target` laundering
+        transactions are expected from legs and planned integration (`trim` later cuts the cases that the
+        ledger shows were not needed)."""
+        expected = 0.0
+        for legs, typology, qualifier in embedded:
+            expected += self.layered(legs, typology, qualifier)
+            self.case += 1
+        n_embedded = len(self.attempts)
+        layered = _bresenham(self.cfg["layered_share"], 1_000_000)
+        kinds: list[str] = []
+        while expected < target:
+            if layered[(self.case - n_embedded) % len(layered)]:
+                if not kinds:
+                    kinds = list(self.rng.permutation(TYPOLOGIES))
+                expected += self.generated_attempt(kinds.pop())
+            else:
+                expected += self.direct()
+            self.case += 1
+        # Patterns.txt lists generated attempts first, then the embedded ones in their file order.
+        attempts = self.attempts[n_embedded:] + self.attempts[:n_embedded]
+        ledger = Ledger.concat(self.parts) if self.parts else Ledger.empty()
+        row_case = np.repeat(np.array(self.part_case, np.int32), [len(p) for p in self.parts])
+        placements = Placements.concat(self.placements) if self.placements else \
+            Placements(np.zeros(0, np.int32), np.zeros(0, np.int64), np.zeros(0), np.zeros(0, np.int8))
+        placement_case = np.repeat(np.array(self.placement_case, np.int32), [len(p) for p in self.placements])
+        while len(self.case_accounts) < self.case:
+            self.case_accounts.append([])
+        return CrimePlan(ledger, row_case, placements, placement_case, self.case_accounts, attempts, n_embedded)
+
+
+def laundering_legs(pop: Population, src, dst, ts, usd, fmt=None, flow: int = LAYERING) -> Ledger:
+    """Laundering payments as every real laundering row is: one currency on both sides, the receiving
+    account's (Bitcoin for Bitcoin payments); pattern legs go by ACH (3,208 of 3,209 real pattern rows)."""
+    src = np.asarray(src, np.int32)
+    dst = np.asarray(dst, np.int32)
+    n = len(src)
+    fmt = np.full(n, PAYMENT_FORMATS.index("ACH"), np.int8) if fmt is None else np.asarray(fmt, np.int8)
+    cur = pop.currency[dst].astype(np.int8)
+    cur[fmt == PAYMENT_FORMATS.index("Bitcoin")] = BITCOIN
+    amount = np.asarray(usd, float) * RATE_PER_USD[cur]
+    return Ledger(src, dst, np.asarray(ts, np.int64), np.asarray(usd, float), amount, cur, amount.copy(), cur.copy(),
+                  fmt, np.zeros(n, bool), np.full(n, flow, np.int8), np.full(n, -1, np.int32), np.full(n, -1, np.int32),
+                  np.zeros(n, np.int8))
