@@ -23,6 +23,11 @@ def log(message: str) -> None:
         _console.print(message, highlight=False)
 
 
+def warn(message: str) -> None:
+    """A warning on stderr, shown even with --quiet: something the user should know about the input."""
+    _console.print(f"warning: {message}", highlight=False, markup=False)
+
+
 @contextlib.contextmanager
 def bar(description: str, total: float | None, unit: str = ""):
     """Yield `advance(amount)`; shows rate in `unit`/s when a unit is given."""
