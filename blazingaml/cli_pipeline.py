@@ -40,7 +40,6 @@ def cmd_score(args) -> int:
     import pyarrow.parquet as pq
 
     from .io.atomic import atomic_files
-    from .io.ibm_csv import ACCOUNTS_DIGEST_KEY
     from .io.transactions import load_transactions
     from .models import load_model
     from .pipeline import score
@@ -51,9 +50,6 @@ def cmd_score(args) -> int:
     history = [load_transactions(h) for h in args.history or []]
     out, explanations = score(args.model, table, accounts, _patterns(pattern_paths), history=history,
                               explain=args.explain, threads=args.threads, backend=args.backend)
-    # The scored file has no key table beside it: it does not claim the input's.
-    metadata = {k: v for k, v in (out.schema.metadata or {}).items() if k != ACCOUNTS_DIGEST_KEY}
-    out = out.replace_schema_metadata(metadata or None)
     # The explanations, when asked for, are committed just before the scores (the commit point);
     # explanations left by an earlier run would not belong to these scores, so they go.
     side = Path(args.output).with_suffix(".alerts.jsonl")

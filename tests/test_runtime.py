@@ -14,7 +14,6 @@ import pytest
 from blazingaml.dsl.parser import parse_text
 from blazingaml.errors import WorkLimitError
 from blazingaml.graph import TemporalGraph
-from blazingaml.io.ibm_csv import accounts_path_for
 from blazingaml.runtime import compile_patterns, mine_graph
 
 from .conftest import ROOT
@@ -79,7 +78,6 @@ def test_mine_cli_output_format(small_world, tmp_path):
     # the reference backend agrees with numba (on a slice: the oracle is slow on hub accounts)
     part = tx.slice(0, 3000)
     pq.write_table(part, tmp_path / "part.parquet")
-    pq.write_table(pq.read_table(accounts_path_for(parquet)), accounts_path_for(tmp_path / "part.parquet"))
     outs = {}
     for backend in ("reference", "numba"):
         outs[backend] = tmp_path / f"{backend}.parquet"

@@ -44,7 +44,7 @@ def load_transactions(path: str | os.PathLike, on_bad_rows: str = "stop") -> tup
     _check_columns(path, table)
     accounts = None
     acc_path = accounts_path_for(path)
-    recorded = (table.schema.metadata or {}).get(ACCOUNTS_DIGEST_KEY)
+    recorded = (pq.read_metadata(path).metadata or {}).get(ACCOUNTS_DIGEST_KEY)
     if acc_path.exists():
         accounts = _read_parquet(acc_path)
         if accounts.schema.names != ACCOUNT_SCHEMA.names:
