@@ -381,3 +381,46 @@ def test_the_next_write_removes_temporaries_of_dead_writers_only(tmp_path):
     write_text_atomic(target, "whole")
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted([target.name, of_live.name, other.name])
     assert target.read_text() == "whole"
+
+
+def test_a_replaced_directory_is_never_missing_or_mixed(tmp_path):
+    """While a model directory is replaced again and again, a reader always finds it, and what it
+    reads through one opening of it is one version: the swap is one renameat2 exchange, not a
+    delete and a rename."""
+    import threading
+
+    from blazingaml.io.atomic import atomic_directory
+
+    target = tmp_path / "model"
+    seen, problems, done = set(), [], threading.Event()
+
+    def read():
+        while not done.is_set():
+            try:
+                fd = os.open(target, os.O_RDONLY)
+            except FileNotFoundError:
+                problems.append("missing")
+                continue
+            try:
+                tags = {open(name, opener=lambda path, flags: os.open(path, flags, dir_fd=fd)).read()
+                        for name in ("booster.txt", "model.json")}
+                seen.update(tags)
+                if len(tags) != 1:
+                    problems.append(f"mixed {tags}")
+            except FileNotFoundError:
+                pass   # this reader held the previous version, removed once replaced
+            finally:
+                os.close(fd)
+
+    with atomic_directory(target) as tmp:
+        for name in ("booster.txt", "model.json"):
+            (tmp / name).write_text("v0")
+    reader = threading.Thread(target=read)
+    reader.start()
+    for version in range(1, 150):
+        with atomic_directory(target, lambda d: {"booster.txt", "model.json"}) as tmp:
+            for name in ("booster.txt", "model.json"):
+                (tmp / name).write_text(f"v{version}")
+    done.set()
+    reader.join()
+    assert problems == [] and len(seen) > 1 and temporaries(tmp_path) == []
