@@ -110,9 +110,8 @@ def atomic_files(*targets: str | os.PathLike):
         for target in targets:
             target.parent.mkdir(parents=True, exist_ok=True)
             remove_stale_temporaries(target)
-            tmp = temporary_sibling(target)
-            tmp.touch()
-            temps.append(tmp)
+            temps.append(temporary_sibling(target))   # listed first: a signal may arrive in between
+            temps[-1].touch()
         yield temps
         for tmp in temps:
             _fsync(tmp)
@@ -171,8 +170,8 @@ def atomic_directory(target: str | os.PathLike, known_names=lambda directory: ()
     target.parent.mkdir(parents=True, exist_ok=True)
     remove_stale_temporaries(target)
     tmp = temporary_sibling(target)
-    tmp.mkdir()
     try:
+        tmp.mkdir()
         yield tmp
         for path in tmp.rglob("*"):
             if path.is_file():
