@@ -403,13 +403,17 @@ def test_row_order_checks_agree_with_a_plain_python_oracle(seed, blocks, toleran
     values = [rng.integers(0, 3, m).astype(np.int32), rng.integers(0, 3, m).astype(np.int32),
               rng.integers(0, 2, m).astype(np.float64), np.full(m, 1.5), rng.integers(0, 2, m).astype(np.int8),
               np.zeros(m, np.int8), np.zeros(m, np.int8)]
+    table = pa.table([np.arange(m), ts, *values], names=["tx_id", "ts", "src", "dst", "amount_paid",
+                                                          "amount_received", "pay_currency", "recv_currency",
+                                                          "payment_format"])
     lines = np.arange(2, m + 2)
     order, flagged = RowOrder(tolerance), np.zeros(m, bool)
     for part in np.array_split(np.arange(m), blocks):
         bad, _, _ = order.out_of_order(ts[part], lines[part])
         flagged[part] = bad
         kept = part[~bad]
-        order.accept(ts[kept], lines[kept], [v[kept] for v in values])
+        order.advance(ts[kept], lines[kept])
+        order.count_repeats(table.take(pa.array(kept)))
     latest, seen, repeats, first, expected = None, {}, 0, None, np.zeros(m, bool)
     for i in range(m):
         if latest is not None and ts[i] < latest - tolerance:

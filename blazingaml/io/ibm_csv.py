@@ -262,7 +262,7 @@ class TransactionReader:
 
     Iterate it to get normalised `pyarrow.Table` blocks; afterwards `accounts` holds the key table,
     `rejected` the set-aside rows (line, reason, text) when ``on_bad_rows="skip"``, and `order` the
-    time-order and repeated-row findings (`row_order.RowOrder`).
+    time-order state (`row_order.RowOrder`; `convert_trans_csv` counts repeated rows with it).
     """
 
     def __init__(self, path: str | os.PathLike, on_bad_rows: str = "stop", block_bytes: int = DEFAULT_BLOCK_BYTES,
@@ -439,8 +439,7 @@ class TransactionReader:
                                 text.decode("utf-8", "surrogateescape")))
             self._reject_or_raise(entries)
             table = table.filter(pa.array(~bad))
-        self.order.accept(table.column("ts").to_numpy(), table.column("tx_id").to_numpy() + 2,
-                          [table.column(c).to_numpy() for c in _REPEAT_COLUMNS])
+        self.order.advance(table.column("ts").to_numpy(), table.column("tx_id").to_numpy() + 2)
         return table
 
     def _scanned_blocks(self):
@@ -475,9 +474,6 @@ class TransactionReader:
         if self.rows_read == 0:
             raise SchemaError(f"{self.path}: no transactions after the header line",
                               hint="there is nothing to convert; check that the export finished")
-
-
-_REPEAT_COLUMNS = ("src", "dst", "amount_paid", "amount_received", "pay_currency", "recv_currency", "payment_format")
 
 
 def _format_ts(seconds: int) -> str:
@@ -528,13 +524,18 @@ def convert_trans_csv(path, out, on_bad_rows: str = "stop", block_bytes: int = D
     summary = ConvertSummary(has_labels=reader.has_labels)
     with atomic_files(acc_out, out) as (acc_tmp, tmp):
         with pq.ParquetWriter(tmp, reader.schema, compression="snappy", use_dictionary=False) as writer:
-            # Parquet encoding (Arrow releases the GIL) overlaps with parsing the next block.
+            def write(batch):
+                writer.write_table(batch)
+                reader.order.count_repeats(batch)
+
+            # Parquet encoding and the repeated-row count (both release the GIL) overlap with
+            # parsing the next block.
             with ThreadPoolExecutor(max_workers=1) as pool:
                 pending = None
                 for batch in reader:
                     if pending is not None:
                         pending.result()
-                    pending = pool.submit(writer.write_table, batch)
+                    pending = pool.submit(write, batch)
                     summary.rows_kept += batch.num_rows
                 if pending is not None:
                     pending.result()

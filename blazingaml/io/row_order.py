@@ -117,16 +117,21 @@ class RowOrder:
             return _behind(ts, lines, int(ts[0]), int(lines[0]), self.max_disorder)
         return _behind(ts, lines, self.latest_ts, self.latest_line, self.max_disorder)
 
-    def accept(self, ts: np.ndarray, lines: np.ndarray, values: list[np.ndarray]) -> None:
-        """Record kept rows (after `out_of_order`): advance the running maximum, count repeats.
+    def advance(self, ts: np.ndarray, lines: np.ndarray) -> None:
+        """Record the kept rows of a block (after `out_of_order`): the latest time and its line."""
+        if len(ts):
+            k = int(np.argmax(ts))
+            if self.latest_ts is None or ts[k] > self.latest_ts:
+                self.latest_ts, self.latest_line = int(ts[k]), int(lines[k])
 
-        `values`: src, dst, amount_paid, amount_received, pay_currency, recv_currency, payment_format."""
-        if len(ts) == 0:
+    def count_repeats(self, table) -> None:
+        """Count the rows of a normalised block that repeat an earlier row exactly. Blocks must come
+        in file order, each after its `advance`; this may run on another thread than the checks."""
+        if table.num_rows == 0:
             return
-        k = int(np.argmax(ts))
-        if self.latest_ts is None or ts[k] > self.latest_ts:
-            self.latest_ts, self.latest_line = int(ts[k]), int(lines[k])
-        src, dst, paid, received, pay, recv, fmt = (np.ascontiguousarray(v) for v in values)
+        ts, lines = table.column("ts").to_numpy(), table.column("tx_id").to_numpy() + 2
+        src, dst, paid, received, pay, recv, fmt = (np.ascontiguousarray(table.column(c).to_numpy())
+                                                   for c in _REPEAT_COLUMNS)
         hashes = _row_hashes(ts, src, dst, paid.view(np.uint64), received.view(np.uint64), pay, recv, fmt)
         oldest = ts.min()
         earlier = [(h[t >= oldest], n[t >= oldest]) for t, n, h in self._recent if t.max() >= oldest]
@@ -138,5 +143,8 @@ class RowOrder:
             first = repeats[np.argmin(lines[repeats])]
             if self.first_repeat is None or lines[first] < self.first_repeat[0]:
                 self.first_repeat = (int(lines[first]), int(found[first]))
-        horizon = self.latest_ts - (self.max_disorder or DEFAULT_MAX_DISORDER)
+        horizon = ts.max() - (self.max_disorder or DEFAULT_MAX_DISORDER)
         self._recent = [block for block in self._recent if block[0].max() >= horizon] + [(ts, lines, hashes)]
+
+
+_REPEAT_COLUMNS = ("src", "dst", "amount_paid", "amount_received", "pay_currency", "recv_currency", "payment_format")
