@@ -204,18 +204,23 @@ def test_kill_in_the_write_phase(name, inputs, references, tmp_path):
     assert tally.killed_while_writing == 1
 
 
+def record(campaign_name: str, command_name: str, result: dict) -> None:
+    """Add one command's campaign result to bench/out/<campaign>.json."""
+    out = ROOT / "bench" / "out" / f"{campaign_name}.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    summary = json.loads(out.read_text()) if out.exists() else {}
+    summary[command_name] = result
+    out.write_text(json.dumps(summary, indent=2))
+    print(command_name, json.dumps(result))
+
+
 @pytest.mark.slow
-def test_kill_campaign(inputs, references, tmp_path):
-    """The long campaign: 40 kill trials per command; writes bench/out/kill_campaign.json."""
-    summary = {}
-    for name in COMMANDS:
-        tally = campaign(name, inputs, references(name), tmp_path / name, trials=40, seed=7)
-        summary[name] = {k: v for k, v in vars(tally).items() if k != "notes"}
-        check(tally)
-    out = ROOT / "bench" / "out"
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "kill_campaign.json").write_text(json.dumps(summary, indent=2))
-    print(json.dumps(summary, indent=2))
+@pytest.mark.parametrize("name", COMMANDS)
+def test_kill_campaign(name, inputs, references, tmp_path):
+    """The long campaign: 40 kill trials per command; recorded in bench/out/kill_campaign.json."""
+    tally = campaign(name, inputs, references(name), tmp_path, trials=40, seed=7)
+    record("kill_campaign", name, {k: v for k, v in vars(tally).items() if k != "notes"})
+    check(tally)
 
 
 # ----------------------------------------------------------------------------- disk full
@@ -288,25 +293,20 @@ def test_disk_full(name, inputs, references, small_tmpfs_allowed, tmp_path):
 
 
 @pytest.mark.slow
-def test_disk_full_campaign(inputs, references, small_tmpfs_allowed, tmp_path):
+@pytest.mark.parametrize("name", COMMANDS)
+def test_disk_full_campaign(name, inputs, references, small_tmpfs_allowed, tmp_path):
     """Every command at twelve sizes from 5% to 99% of what its output needs, from no output and
-    over the previous one; writes bench/out/disk_full_campaign.json."""
-    summary = {}
-    for name in COMMANDS:
-        ref = references(name)
-        cmd = command(name, inputs, tmp_path / name / "out")
-        cmd.out.mkdir(parents=True)
-        need = output_bytes(ref)
-        failed = 0
-        for i, fraction in enumerate((0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.99)):
-            size = max(int(need * fraction), 4096)
-            failed += check_disk_full(cmd, ref, size, False, tmp_path / name / f"fresh{i}")
-            failed += check_disk_full(cmd, ref, need + size, True, tmp_path / name / f"over{i}")
-        summary[name] = {"runs": 24, "disk_full_errors": failed, "output_bytes": need}
-    out = ROOT / "bench" / "out"
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "disk_full_campaign.json").write_text(json.dumps(summary, indent=2))
-    print(json.dumps(summary, indent=2))
+    over the previous one; recorded in bench/out/disk_full_campaign.json."""
+    ref = references(name)
+    cmd = command(name, inputs, tmp_path / "out")
+    cmd.out.mkdir()
+    need = output_bytes(ref)
+    full = 0
+    for i, fraction in enumerate((0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.99)):
+        size = max(int(need * fraction), 4096)
+        full += check_disk_full(cmd, ref, size, False, tmp_path / f"fresh{i}")
+        full += check_disk_full(cmd, ref, need + size, True, tmp_path / f"over{i}")
+    record("disk_full_campaign", name, {"runs": 24, "disk_full_errors": full, "output_bytes": need})
 
 
 # ----------------------------------------------------------------------------- exit codes and signals
