@@ -67,10 +67,10 @@ def cmd_score(args) -> int:
 
 
 def cmd_evaluate(args) -> int:
+    from .io.atomic import ensure_replaceable
     from .io.patterns_txt import read_patterns
     from .io.transactions import load_transactions
     from .pipeline import evaluate, evaluation_json
-    from .io.atomic import ensure_replaceable
     from .report import report_file_names, write_report
 
     ensure_replaceable(args.report, report_file_names)
