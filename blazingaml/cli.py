@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 from pathlib import Path
 
 from . import __version__
 from .errors import BlazingError
-from .progress import bar, log, set_quiet
+from .progress import bar, log, set_quiet, warn
 
 EPILOG = """\
 typical session:
@@ -53,13 +54,30 @@ def cmd_convert(args) -> int:
     size = src.stat().st_size if src.exists() else None
     t0 = time.perf_counter()
     with bar(f"converting {src.name}", total=size, unit="B") as advance:
-        summary = convert_trans_csv(src, out, on_bad_rows=args.on_bad_rows, progress=advance)
+        summary = convert_trans_csv(src, out, on_bad_rows=args.on_bad_rows, progress=advance,
+                                    max_disorder=args.max_disorder)
     dt = time.perf_counter() - t0
     log(f"wrote {out}: {summary.rows_kept:,} transactions, {summary.accounts:,} accounts "
         f"({summary.rows_kept / max(dt, 1e-9):,.0f} rows/s)")
     if summary.rejects_path:
         log(f"set aside {summary.rows_rejected:,} bad rows, verbatim with reasons, in {summary.rejects_path}")
+    if summary.repeated_rows:
+        line, earlier = summary.first_repeat
+        warn(f"{src}:{line}: repeats line {earlier} exactly ({summary.repeated_rows:,} such rows in the file); "
+             f"kept as separate transactions\n  hint: if the file holds an export twice, remove the repeats")
     return 0
+
+
+def duration_or_off(text: str) -> int | None:
+    """'24h', '90m', '2d', '3600s' as seconds; 'off' as None."""
+    import re
+
+    if text == "off":
+        return None
+    m = re.fullmatch(r"([0-9]+)([smhd])", text)
+    if not m:
+        raise argparse.ArgumentTypeError(f"expected a duration like 24h, 90m or 2d, or 'off'; got {text!r}")
+    return int(m.group(1)) * {"s": 1, "m": 60, "h": 3600, "d": 86400}[m.group(2)]
 
 
 # --------------------------------------------------------------------------- info
@@ -130,6 +148,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", help="output .parquet (default: next to the input)")
     p.add_argument("--on-bad-rows", choices=["stop", "skip"], default="stop",
                    help="stop at the first bad row (default) or set bad rows aside and continue")
+    p.add_argument("--max-disorder", type=duration_or_off, default="24h", metavar="DURATION",
+                   help="a row dated more than this before a row above it is a bad row (default 24h; 'off' "
+                        "accepts any order)")
     _add_common(p)
     COMMANDS["convert"] = cmd_convert
 
@@ -146,21 +167,79 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+EXIT_OK, EXIT_INPUT, EXIT_USAGE, EXIT_INTERNAL, EXIT_INTERRUPTED, EXIT_TERMINATED = 0, 1, 2, 3, 130, 143
+
+
+class Terminated(BaseException):
+    """SIGTERM, raised in the main thread so that outputs in progress are cleaned up on the way out."""
+
+
+def _on_sigterm(signum, frame):
+    raise Terminated()
+
+
 def main(argv: list[str] | None = None) -> int:
+    """Run one command; the return value is the exit code (see `blazingaml.errors`)."""
+    import signal
+
     parser = build_parser()
     args = parser.parse_args(argv)
     if not args.command:
         parser.print_help()
-        return 2
+        return EXIT_USAGE
     set_quiet(getattr(args, "quiet", False) or getattr(args, "json", False))
+    previous = _catch_sigterm()
     try:
-        return COMMANDS[args.command](args) or 0
+        return COMMANDS[args.command](args) or EXIT_OK
     except BlazingError as exc:
         print(f"error: {exc.render()}", file=sys.stderr)
-        return 2
+        return EXIT_INPUT
+    except OSError as exc:   # the environment: a file that vanished, no permission, a full disk
+        where = f"{exc.filename}: " if exc.filename else ""
+        print(f"error: {where}{exc.strerror or exc}", file=sys.stderr)
+        return EXIT_INPUT
+    except MemoryError:
+        print("error: out of memory\n  hint: run on a machine with more memory, or on a smaller input",
+              file=sys.stderr)
+        return EXIT_INPUT
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
-        return 130
+        return EXIT_INTERRUPTED
+    except Terminated:
+        print("terminated", file=sys.stderr)
+        return EXIT_TERMINATED
+    except Exception as exc:
+        try:
+            report = f"report: {write_crash_report(argv if argv is not None else sys.argv[1:])}"
+        except OSError as write_error:
+            report = f"(the crash report could not be written: {write_error.strerror})"
+        print(f"internal error (a bug in blazingaml): {type(exc).__name__}: {exc}\n  {report}", file=sys.stderr)
+        return EXIT_INTERNAL
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+
+
+def _catch_sigterm():
+    """Turn SIGTERM into `Terminated` (only the main thread may install handlers); the old handler."""
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        return None
+    return signal.signal(signal.SIGTERM, _on_sigterm)
+
+
+def write_crash_report(argv) -> Path:
+    """Write the current exception's traceback and the run's context to a short file; return its path."""
+    import platform
+    import tempfile
+    import traceback
+
+    path = Path(tempfile.gettempdir()) / f"blazingaml-crash-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}.txt"
+    path.write_text(f"blazingaml {__version__}, Python {platform.python_version()}, {platform.platform()}\n"
+                    f"command: blazingaml {' '.join(argv)}\n\n{traceback.format_exc()}")
+    return path
 
 
 if __name__ == "__main__":

@@ -20,9 +20,12 @@ def _patterns(paths):
 
 
 def cmd_train(args) -> int:
+    from .io.atomic import ensure_replaceable
+    from .io.model_files import model_file_names
     from .io.transactions import load_transactions
     from .pipeline import train
 
+    ensure_replaceable(args.out, model_file_names)
     table, accounts = load_transactions(args.input)
     t0 = time.perf_counter()
     meta = train(table, accounts, _patterns(args.patterns), model_kind=args.model, out=args.out,
@@ -36,7 +39,7 @@ def cmd_train(args) -> int:
 def cmd_score(args) -> int:
     import pyarrow.parquet as pq
 
-    from .io.atomic import atomic_path, write_text_atomic
+    from .io.atomic import atomic_files
     from .io.transactions import load_transactions
     from .models import load_model
     from .pipeline import score
@@ -47,23 +50,30 @@ def cmd_score(args) -> int:
     history = [load_transactions(h) for h in args.history or []]
     out, explanations = score(args.model, table, accounts, _patterns(pattern_paths), history=history,
                               explain=args.explain, threads=args.threads, backend=args.backend)
-    with atomic_path(args.output) as tmp:
-        pq.write_table(out, tmp)
+    # The explanations, when asked for, are committed just before the scores (the commit point);
+    # explanations left by an earlier run would not belong to these scores, so they go.
+    side = Path(args.output).with_suffix(".alerts.jsonl")
+    with atomic_files(*([side] if args.explain else []), args.output) as temps:
+        if args.explain:
+            temps[0].write_text("".join(json.dumps(x) + "\n" for x in explanations))
+        pq.write_table(out, temps[-1])
+    if not args.explain:
+        side.unlink(missing_ok=True)
     alerts = int(out.column("alert").to_numpy().sum())
     log(f"scored {out.num_rows:,} transactions: {alerts:,} alerts -> {args.output}")
     if args.explain:
-        side = Path(args.output).with_suffix(".alerts.jsonl")
-        write_text_atomic(side, "".join(json.dumps(x) + "\n" for x in explanations))
         log(f"explanations of {len(explanations):,} alerts (pattern instances) -> {side}")
     return 0
 
 
 def cmd_evaluate(args) -> int:
+    from .io.atomic import ensure_replaceable
     from .io.patterns_txt import read_patterns
     from .io.transactions import load_transactions
     from .pipeline import evaluate, evaluation_json
-    from .report import write_report
+    from .report import report_file_names, write_report
 
+    ensure_replaceable(args.report, report_file_names)
     table, accounts = load_transactions(args.transactions)
     attempts = read_patterns(args.patterns_file) if args.patterns_file else None
     ev = evaluate(table, accounts, _patterns(args.patterns), attempts=attempts, protocol=args.protocol,

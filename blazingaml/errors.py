@@ -1,4 +1,10 @@
-"""Typed errors. Every user mistake raises one of these; the CLI prints it as one line."""
+"""Typed errors. Every user mistake raises one of these; the CLI prints it as one line.
+
+Exit codes of the `blazingaml` command (docs/operations.md): 0 success; 1 the input or the
+environment needs fixing (a `BlazingError`, a full disk, a missing or unreadable file); 2 the
+command line itself is wrong (argparse); 3 an internal error, a bug: one line on stderr and a
+short report file with the traceback; 130 interrupted (Ctrl-C); 143 terminated (SIGTERM).
+"""
 
 from __future__ import annotations
 
@@ -26,12 +32,12 @@ class SchemaError(BlazingError):
 class BadRowError(BlazingError):
     """A data row cannot be parsed (bad timestamp, amount, currency, ...)."""
 
-    def __init__(self, path, line: int, column: str, value: str, reason: str):
+    SKIP_HINT = "fix the row, or pass --on-bad-rows skip to set bad rows aside in a side file"
+
+    def __init__(self, path, line: int, column: str, value: str, reason: str, hint: str | None = None):
         self.path, self.line, self.column, self.value, self.reason = path, line, column, value, reason
-        super().__init__(
-            f"{path}:{line}: column '{column}': {reason}: {value!r}",
-            hint="fix the row, or pass --on-bad-rows skip to set bad rows aside in a side file",
-        )
+        super().__init__(f"{path}:{line}: column '{column}': {reason}: {value!r}",
+                         hint=f"{hint}; or pass --on-bad-rows skip to set such rows aside" if hint else self.SKIP_HINT)
 
 
 class ModelError(BlazingError):
@@ -40,6 +46,14 @@ class ModelError(BlazingError):
 
 class WorkLimitError(BlazingError):
     """A pattern's enumeration exceeded its per-trigger work bound."""
+
+
+class OutputError(BlazingError):
+    """An output cannot be written where the user asked (a directory holding foreign files, ...)."""
+
+
+class DiskFullError(OutputError):
+    """The file system filled up while an output was being written; nothing was left under its name."""
 
 
 class BackendUnavailable(BlazingError):

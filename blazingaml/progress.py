@@ -20,7 +20,12 @@ def set_quiet(value: bool) -> None:
 def log(message: str) -> None:
     """A status line on stderr (stdout stays clean for --json)."""
     if not _quiet:
-        _console.print(message, highlight=False)
+        _console.print(message, highlight=False, soft_wrap=True)
+
+
+def warn(message: str) -> None:
+    """A warning on stderr, shown even with --quiet: something the user should know about the input."""
+    _console.print(f"warning: {message}", highlight=False, markup=False, soft_wrap=True)
 
 
 @contextlib.contextmanager

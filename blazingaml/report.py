@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .io.atomic import atomic_path, write_text_atomic
+from .io.atomic import atomic_directory, atomic_path, write_text_atomic
 from .pipeline import Evaluation, evaluation_json
 
 
@@ -82,7 +82,7 @@ def markdown(ev: Evaluation, images: list[tuple[str, str]]) -> str:
     lines = [
         "# BlazingAML evaluation report", "",
         f"Protocol: **{ev.protocol}** ({'first 80% of transactions by time train, last 20% test, threshold 0.5' if ev.protocol == 'paper' else '60/20/20 by time, threshold chosen on validation'}); "
-        f"{ev.rows:,} transactions; {ev.seconds:.1f} s.", "",
+        f"{ev.rows:,} transactions.", "",
         "| minority-class F1 | precision | recall | PR-AUC | threshold |", "|---:|---:|---:|---:|---:|",
         f"| {m['f1']:.4f} | {m['precision']:.4f} | {m['recall']:.4f} | {m['pr_auc']:.4f} | {m['threshold']:.3f} |", "",
         "Confusion matrix (test period):", "",
@@ -103,13 +103,29 @@ def markdown(ev: Evaluation, images: list[tuple[str, str]]) -> str:
     return "\n".join(lines)
 
 
+REPORT_FILES = frozenset({"report.md", "report.html", "metrics.json", "pr_curve.png", "score_histogram.png",
+                          "feature_importance.png", "typology_recall.png"})
+
+
+def report_file_names(directory) -> frozenset:
+    """What `write_report` may have written in a directory: the only entries it may replace."""
+    return REPORT_FILES
+
+
 def write_report(ev: Evaluation, directory) -> Path:
-    out = Path(directory)
-    out.mkdir(parents=True, exist_ok=True)
+    """Write the report directory as a whole, atomically. Its files depend only on the evaluation
+    (no run time, no dates), so the same evaluation gives the same bytes."""
+    with atomic_directory(directory, report_file_names) as tmp:
+        _write_report_files(ev, tmp)
+    return Path(directory)
+
+
+def _write_report_files(ev: Evaluation, out: Path) -> None:
     images = _plots(ev, out)
     md = markdown(ev, images)
     write_text_atomic(out / "report.md", md)
-    write_text_atomic(out / "metrics.json", json.dumps(evaluation_json(ev), indent=2))
+    metrics = {k: v for k, v in evaluation_json(ev).items() if k != "seconds"}
+    write_text_atomic(out / "metrics.json", json.dumps(metrics, indent=2))
     body = []
     for line in md.splitlines():
         if line.startswith("!["):
@@ -141,4 +157,3 @@ def write_report(ev: Evaluation, directory) -> Path:
     doc = ("<!doctype html><html><head><meta charset='utf-8'><title>BlazingAML report</title></head>"
            "<body style='font-family:sans-serif'>" + "\n".join(page) + "</body></html>")
     write_text_atomic(out / "report.html", doc)
-    return out

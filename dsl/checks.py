@@ -20,6 +20,21 @@ MAX_UNORDERED_HOPS = 12
 MAX_HOPS = 64
 RESERVED = {"edge", "hop"}
 
+# Bounds on the text itself, checked on the parse tree before anything recurses over it: deep or
+# long expressions would exhaust Python's stack in the compiler, huge literals overflow int64
+# arithmetic in generated kernels, and thousands of cases compile for minutes. Library patterns
+# stay far below every one of them (deepest expression nesting: 18).
+MAX_EXPRESSION_DEPTH = 64
+MAX_NAME_LENGTH = 64
+MAX_STRING_LENGTH = 200
+MAX_CASES = 32
+MAX_STATEMENTS = 32
+MAX_NUMBER = 1e15          # the largest amount a Trans.csv may hold (io.fastcsv.MAX_AMOUNT)
+MAX_WHOLE_NUMBER = 1_000_000
+MAX_DURATION_SECONDS = 3650 * 86400
+_FOLDED = {"sum", "product", "comparison", "and_expr", "or_expr"}   # n operands fold into n nested nodes
+_DURATION_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
 
 class _Checker:
     def __init__(self, pattern: A.Pattern, text: str | None):
@@ -82,6 +97,8 @@ class _Checker:
             if e.op in ("+", "-", "*", "/"):
                 if lt != NUM or rt != NUM:
                     self.fail(f"`{e.op}` needs numbers, got a {lt} and a {rt}", e.pos)
+                if e.op == "/" and isinstance(e.right, A.Number) and e.right.value == 0:
+                    self.fail("division by zero", e.right.pos)
                 return NUM
             # comparisons
             if e.op in ("<", "<=", ">", ">="):
@@ -225,6 +242,54 @@ class _Checker:
         inner["hop"] = "hop"
         self.condition(s.where, inner, "path condition")
         self.bind(scope, s.name, PATH, s.pos)
+
+
+def _token_problem(token) -> tuple[str, str | None] | None:
+    """What is wrong with one token of a pattern file (message, hint), or None."""
+    kind, value = token.type, str(token)
+    if kind == "NAME" and len(value) > MAX_NAME_LENGTH:
+        return f"a name of {len(value)} characters (at most {MAX_NAME_LENGTH})", "names become feature column names"
+    if kind == "STRING" and len(value) - 2 > MAX_STRING_LENGTH:
+        return f"a string of {len(value) - 2} characters (at most {MAX_STRING_LENGTH})", None
+    if kind == "NUMBER" and float(value) > MAX_NUMBER:
+        return f"the number {value[:20]}{'...' if len(value) > 20 else ''} is too large (at most {MAX_NUMBER:.0e})", None
+    if kind == "INT" and int(value) > MAX_WHOLE_NUMBER:
+        return f"the whole number {value[:20]}{'...' if len(value) > 20 else ''} is too large " \
+               f"(at most {MAX_WHOLE_NUMBER:,})", None
+    if kind == "DURATION" and float(value[:-1]) * _DURATION_UNITS[value[-1]] > MAX_DURATION_SECONDS:
+        return f"the duration {value[:20]}{'...' if len(value) > 20 else ''} is too long " \
+               f"(at most {MAX_DURATION_SECONDS // 86400} days)", None
+    return None
+
+
+def check_bounds(tree, source: str, text: str) -> None:
+    """Raise PatternError where a parse tree exceeds the bounds above (depth, sizes, literals).
+
+    Walks the tree with an explicit stack, so that no input can make this check itself recurse."""
+    from lark import Tree
+
+    stack = [(tree, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if not isinstance(node, Tree):
+            problem = _token_problem(node)
+            if problem:
+                raise PatternError(problem[0], source, node.line, node.column, text, problem[1])
+            continue
+        where = node.meta
+        if depth > MAX_EXPRESSION_DEPTH:
+            raise PatternError(f"the expression is nested too deeply (more than {MAX_EXPRESSION_DEPTH} levels)",
+                               source, getattr(where, "line", 0), getattr(where, "column", 0), text,
+                               hint="split it into simpler conditions or stages")
+        if node.data == "cases" and len(node.children) > MAX_CASES:
+            raise PatternError(f"{len(node.children)} cases in one pattern (at most {MAX_CASES})",
+                               source, where.line, where.column, text, hint="split the pattern into several")
+        statements = len(node.children) - (node.data == "case")
+        if node.data in ("case", "single_case") and statements > MAX_STATEMENTS:
+            raise PatternError(f"{statements} statements in one pattern case (at most {MAX_STATEMENTS})",
+                               source, where.line, where.column, text, hint="split the pattern into several")
+        step = len(node.children) if node.data in _FOLDED else 1
+        stack.extend((child, depth + step) for child in node.children)
 
 
 def check_pattern(pattern: A.Pattern, text: str | None = None) -> None:

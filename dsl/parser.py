@@ -11,7 +11,7 @@ from lark import Lark, Token, Transformer, UnexpectedCharacters, UnexpectedEOF, 
 from lark.exceptions import VisitError
 
 from . import ast as A
-from .checks import check_pattern
+from .checks import check_bounds, check_pattern
 from .errors import PatternError, PatternSyntaxError
 
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
@@ -289,6 +289,7 @@ def parse_text(text: str, source: str = "<pattern>") -> list[A.Pattern]:
         tree = _parser().parse(text)
     except UnexpectedInput as exc:
         raise _syntax_error(exc, source, text) from None
+    check_bounds(tree, source, text)
     try:
         patterns = _ToAst(source, text).transform(tree)
     except VisitError as exc:

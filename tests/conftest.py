@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
+
+# LightGBM's OpenMP threads busy-wait between rounds by default; on a shared, oversubscribed
+# machine that makes a 16k-row fit take a minute instead of seconds. Read when libgomp loads, so
+# set before anything imports lightgbm (this process and the CLI processes tests start).
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLE = ROOT / "data" / "ibm-aml-sample"
@@ -45,7 +51,13 @@ def gpu_available() -> bool:
 
 
 def pytest_collection_modifyitems(config, items):
-    """`gpu`-marked tests run only where CuPy sees a CUDA device."""
+    """`gpu`-marked tests run only where CuPy sees a CUDA device; `slow` ones only when asked for
+    (`pytest -m slow`), so that the default run stays fast."""
+    if "slow" not in (config.getoption("markexpr") or ""):
+        skip_slow = pytest.mark.skip(reason="a long run: select it with -m slow")
+        for item in items:
+            if "slow" in item.keywords:
+                item.add_marker(skip_slow)
     if gpu_available():
         return
     skip = pytest.mark.skip(reason="no CUDA device (CuPy missing or no GPU)")

@@ -26,8 +26,8 @@ def test_user_mistakes_are_one_line(tmp_path):
     bad = tmp_path / "bad_Trans.csv"
     bad.write_text("Timestamp,Amount\n1,2\n")
     r = run("convert", str(bad), "--out", str(tmp_path / "o.parquet"))
-    assert r.returncode == 2 and "Traceback" not in r.stderr and "not an IBM AML transactions header" in r.stderr
+    assert r.returncode == 1 and "Traceback" not in r.stderr and "not an IBM AML transactions header" in r.stderr
     r = run("convert", str(tmp_path / "missing.csv"))
-    assert r.returncode == 2 and "no such file" in r.stderr
+    assert r.returncode == 1 and "no such file" in r.stderr
     r = run("generate", "--preset", "nope", "--out", str(tmp_path))
-    assert r.returncode == 2 and "unknown preset" in r.stderr
+    assert r.returncode == 1 and "unknown preset" in r.stderr

@@ -102,10 +102,10 @@ def test_score_rejects_other_patterns(model, split_world, tmp_path):
     _, _, out = split_world
     r = cli("score", "--model", str(model), "--input", str(out / "new.parquet"), "--patterns", GFP,
             "--output", str(tmp_path / "x.parquet"))
-    assert r.returncode == 2 and "differ from those the model was trained with" in r.stderr
+    assert r.returncode == 1 and "differ from those the model was trained with" in r.stderr
     assert "Traceback" not in r.stderr
     r = cli("score", "--model", str(tmp_path), "--input", str(out / "new.parquet"), "--output", str(tmp_path / "x.parquet"))
-    assert r.returncode == 2 and "not a model directory" in r.stderr
+    assert r.returncode == 1 and "not a model directory" in r.stderr
 
 
 def test_schema_mismatch_is_a_clear_error(model, split_world):

@@ -93,7 +93,7 @@ def test_check_cli_reports_mistake_without_traceback(tmp_path):
     bad = tmp_path / "bad.pattern"
     bad.write_text("pattern p\n    window 6h\n    trigger a -> b\n    stage s = nodes x in q.out\n    emit 1\n")
     r = subprocess.run([sys.executable, "-m", "blazingaml.cli", "check", str(bad)], capture_output=True, text=True)
-    assert r.returncode == 2 and "Traceback" not in r.stderr
+    assert r.returncode == 1 and "Traceback" not in r.stderr
     assert f"{bad}:4:" in r.stderr and "undefined node `q`" in r.stderr and "^" in r.stderr
 
 

@@ -4,7 +4,7 @@ The converter hands every line-aligned block here first. The scanner parses and 
 whole block in one sweep over its bytes: the timestamp, the four key fields (kept as byte ranges
 for the account interner), the amounts, the currency, format and label codes. It accepts only
 what the validating path (`ibm_csv._validate`) would accept without comment, and gives up on the
-first thing it does not recognise (a quote, an empty field, an unknown currency, an amount with
+first thing it does not recognise (a quote, a non-ASCII byte, an empty field, an unknown currency, an amount with
 more than 15 significant digits, an empty line, ...); the block is then parsed again by the Arrow
 path, which reports exact lines, columns and reasons. So the fast path changes speed, never
 results.
@@ -33,18 +33,19 @@ FORMAT_BYTES, FORMAT_OFFSETS = _vocabulary(PAYMENT_FORMATS)
 _DAYS_IN_MONTH = np.array([0, 31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31])
 _POW10 = np.array([10.0 ** k for k in range(23)])
 _MAX_EXACT = 2**53
+MAX_AMOUNT = 1e15   # a thousand trillion: larger amounts are taken for a lost decimal point (ibm_csv)
 
 
 @numba.njit(cache=True, nogil=True)
 def _field_end(buf, p, end):
-    """Position of the ',', '\\r' or '\\n' that ends the field starting at p; -1 at a quote (quoted
-    fields are left to the full parser) or at the end of the block. Which terminator is allowed
+    """Position of the ',', '\\r' or '\\n' that ends the field starting at p; -1 at a quote or a
+    non-ASCII byte (left to the full parser) or at the end of the block. Which terminator is allowed
     there is the caller's check."""
     while p < end:
         c = buf[p]
         if c == 44 or c == 10 or c == 13:
             return p
-        if c == 34:  # a quote: leave quoted fields to the full parser
+        if c == 34 or c >= 128:  # a quote or a non-ASCII byte: the full parser checks quoting and UTF-8
             return -1
         p += 1
     return -1
@@ -181,7 +182,7 @@ def scan_block(buf, has_label, cur_vocab, cur_offsets, fmt_vocab, fmt_offsets):
                 return rows, False, ts, keys, amount_received, amount_paid, codes
             if k == 0 or k == 2:
                 v = _amount(buf, p, q)
-                if v < 0.0:
+                if v < 0.0 or v >= MAX_AMOUNT:
                     return rows, False, ts, keys, amount_received, amount_paid, codes
                 if k == 0:
                     amount_received[r] = v

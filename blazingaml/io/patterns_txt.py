@@ -23,7 +23,7 @@ import pandas as pd
 
 from ..errors import SchemaError
 from .atomic import write_text_atomic
-from .vocab import CURRENCIES, PAYMENT_FORMATS, TYPOLOGIES
+from .vocab import CURRENCIES, PAYMENT_FORMATS, TIMESTAMP_FORMAT, TYPOLOGIES
 
 _BEGIN = re.compile(r"^BEGIN LAUNDERING ATTEMPT - ([A-Z-]+)(?::  (.+))?$")
 _END = re.compile(r"^END LAUNDERING ATTEMPT - ([A-Z-]+)$")
@@ -43,10 +43,41 @@ class Attempt:
         return head + (f":  {self.qualifier}" if self.qualifier else "")
 
 
+def _row_problem(fields: list[str]) -> str | None:
+    """What is wrong with a pattern row's values, or None."""
+    import datetime as dt
+
+    try:
+        dt.datetime.strptime(fields[0], TIMESTAMP_FORMAT)
+    except ValueError:
+        return f"timestamp {fields[0]!r} is not a date in the form YYYY/MM/DD HH:MM"
+    for value in (fields[5], fields[7]):
+        try:
+            amount = float(value)
+        except ValueError:
+            return f"amount {value!r} is not a number"
+        if not 0 <= amount < float("inf"):
+            return f"amount {value!r} is not a finite, non-negative number"
+    if fields[6] not in CURRENCIES or fields[8] not in CURRENCIES:
+        return "unknown currency " + repr(fields[6] if fields[6] not in CURRENCIES else fields[8])
+    if fields[9] not in PAYMENT_FORMATS:
+        return f"unknown payment format {fields[9]!r}"
+    return None
+
+
+_GRAMMAR = ("every attempt is a line 'BEGIN LAUNDERING ATTEMPT - TYPE', its rows in the Trans.csv layout, "
+            "a line 'END LAUNDERING ATTEMPT - TYPE' and an empty line")
+
+
 def parse_patterns(text: str, source: str = "<patterns>") -> list[Attempt]:
     """Parse Patterns.txt text; raise SchemaError with file:line on any deviation from the grammar."""
     attempts: list[Attempt] = []
     current: Attempt | None = None
+    begun = 0   # line of the current attempt's BEGIN
+
+    def fail(lineno: int, message: str, hint: str = _GRAMMAR):
+        raise SchemaError(f"{source}:{lineno}: {message}", hint=hint)
+
     lines = text.split("\n")
     if lines and lines[-1] == "":
         lines.pop()
@@ -54,43 +85,53 @@ def parse_patterns(text: str, source: str = "<patterns>") -> list[Attempt]:
         if current is None:
             if line == "":
                 continue
+            if _END.match(line):
+                fail(lineno, f"END without a BEGIN: {line!r}")
             m = _BEGIN.match(line)
             if not m:
-                raise SchemaError(f"{source}:{lineno}: expected 'BEGIN LAUNDERING ATTEMPT - <TYPE>', found {line!r}")
+                fail(lineno, f"expected 'BEGIN LAUNDERING ATTEMPT - <TYPE>', found {line!r}")
             if m.group(1) not in TYPOLOGIES:
-                raise SchemaError(f"{source}:{lineno}: unknown typology {m.group(1)!r}",
-                                  hint="known: " + ", ".join(TYPOLOGIES))
-            current = Attempt(len(attempts), m.group(1), m.group(2))
+                fail(lineno, f"unknown typology {m.group(1)!r}", hint="known: " + ", ".join(TYPOLOGIES))
+            current, begun = Attempt(len(attempts), m.group(1), m.group(2)), lineno
             continue
+        if _BEGIN.match(line) or line == "":
+            what = "BEGIN" if line else "an empty line"
+            fail(lineno, f"{what} inside the attempt begun at line {begun}, which has no END line",
+                 hint=f"add 'END LAUNDERING ATTEMPT - {current.typology}' before line {lineno}")
         m = _END.match(line)
         if m:
             if m.group(1) != current.typology:
-                raise SchemaError(f"{source}:{lineno}: END {m.group(1)} closes BEGIN {current.typology}")
+                fail(lineno, f"END {m.group(1)} closes BEGIN {current.typology} (line {begun})")
             if not current.rows:
-                raise SchemaError(f"{source}:{lineno}: attempt {current.typology} has no transactions")
+                fail(lineno, f"attempt {current.typology} has no transactions")
             attempts.append(current)
             current = None
             continue
         fields = line.split(",")
         if len(fields) != 11:
-            raise SchemaError(f"{source}:{lineno}: expected 11 fields in a pattern row, found {len(fields)}: {line!r}")
-        if fields[6] not in CURRENCIES or fields[8] not in CURRENCIES:
-            raise SchemaError(f"{source}:{lineno}: unknown currency in {line!r}")
-        if fields[9] not in PAYMENT_FORMATS:
-            raise SchemaError(f"{source}:{lineno}: unknown payment format {fields[9]!r}")
+            fail(lineno, f"expected 11 fields in a pattern row, found {len(fields)}: {line!r}")
+        problem = _row_problem(fields)
+        if problem:
+            fail(lineno, f"{problem} in {line!r}", hint="pattern rows follow the Trans.csv layout and values")
         current.rows.append(fields)
     if current is not None:
-        raise SchemaError(f"{source}: file ends inside attempt {current.typology} (missing END line)",
-                          hint="the file may be truncated")
+        fail(begun, "the file ends inside the attempt begun here (missing END line)",
+             hint="the file may be truncated")
     return attempts
 
 
 def read_patterns(path: str | os.PathLike) -> list[Attempt]:
     """Read a Patterns.txt file."""
     path = Path(path)
-    if not path.exists():
+    if not path.is_file():
         raise SchemaError(f"{path}: no such file")
-    return parse_patterns(path.read_text(), str(path))
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        line = path.read_bytes()[:exc.start].count(b"\n") + 1
+        raise SchemaError(f"{path}:{line}: not UTF-8 text (byte 0x{exc.object[exc.start]:02X})",
+                          hint="save the file as UTF-8") from None
+    return parse_patterns(text, str(path))
 
 
 def format_patterns(attempts: list[Attempt]) -> str:

@@ -1,17 +1,29 @@
-"""Load transactions from normalised Parquet or from an IBM Trans.csv, whichever the user has."""
+"""Load transactions from normalised Parquet or from an IBM Trans.csv, whichever the user has.
+
+A Parquet file is checked at the door, since kernels index arrays with its values: the
+normalised columns with their types, account indexes inside the key table, currency and format
+codes inside the vocabularies, finite non-negative amounts, labels 0/1; and its key table must be
+the one it was converted with (`ibm_csv.ACCOUNTS_DIGEST_KEY`).
+"""
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
 from ..errors import SchemaError
-from .ibm_csv import ACCOUNT_SCHEMA, NORMALISED_SCHEMA, accounts_path_for, read_trans_csv
+from .ibm_csv import ACCOUNT_SCHEMA, ACCOUNTS_DIGEST_KEY, NORMALISED_SCHEMA, accounts_digest, accounts_path_for, \
+    read_trans_csv
+from .vocab import CURRENCIES, PAYMENT_FORMATS
 
 REQUIRED = [f.name for f in NORMALISED_SCHEMA]
+_CONVERT_HINT = "convert IBM CSVs with 'blazingaml convert FILE.csv --out FILE.parquet'"
+_CODE_RANGES = {"pay_currency": len(CURRENCIES), "recv_currency": len(CURRENCIES),
+                "payment_format": len(PAYMENT_FORMATS), "label": 2}
 
 
 def load_transactions(path: str | os.PathLike, on_bad_rows: str = "stop") -> tuple[pa.Table, pa.Table | None]:
@@ -28,18 +40,68 @@ def load_transactions(path: str | os.PathLike, on_bad_rows: str = "stop") -> tup
     if path.suffix.lower() != ".parquet":
         raise SchemaError(f"{path}: unknown file type '{path.suffix}'",
                           hint="give an IBM *_Trans.csv or a .parquet written by 'blazingaml convert'")
-    try:
-        table = pq.read_table(path)
-    except Exception as exc:  # pyarrow raises several types for corrupt files
-        raise SchemaError(f"{path}: not a readable Parquet file ({exc})") from exc
-    missing = [c for c in REQUIRED if c not in table.column_names]
-    if missing:
-        raise SchemaError(f"{path}: missing columns {', '.join(missing)}",
-                          hint="convert IBM CSVs with 'blazingaml convert FILE.csv --out FILE.parquet'")
+    table = _read_parquet(path)
+    _check_columns(path, table)
     accounts = None
     acc_path = accounts_path_for(path)
+    recorded = (pq.read_metadata(path).metadata or {}).get(ACCOUNTS_DIGEST_KEY)
     if acc_path.exists():
-        accounts = pq.read_table(acc_path)
+        accounts = _read_parquet(acc_path)
         if accounts.schema.names != ACCOUNT_SCHEMA.names:
-            raise SchemaError(f"{acc_path}: not an account key table")
+            raise SchemaError(f"{acc_path}: not an account key table",
+                              hint=f"its columns should be {', '.join(ACCOUNT_SCHEMA.names)}")
+        if recorded is not None and recorded.decode() != accounts_digest(accounts):
+            raise SchemaError(f"{acc_path}: this key table does not belong to {path.name} (it lists other accounts "
+                              f"than the ones {path.name} was converted with)",
+                              hint="keep the two files of one conversion together, or convert the CSV again")
+    elif recorded is not None:
+        raise SchemaError(f"{path}: its account key table {acc_path.name} is missing",
+                          hint="keep the two files of one conversion together, or convert the CSV again")
+    _check_values(path, table, accounts)
     return table, accounts
+
+
+def _read_parquet(path: Path) -> pa.Table:
+    try:
+        return pq.read_table(path)
+    except Exception as exc:  # pyarrow raises several types for corrupt files
+        raise SchemaError(f"{path}: not a readable Parquet file ({exc})",
+                          hint="a truncated or damaged file: write it again (blazingaml's own outputs are never "
+                               "left half-written)") from None
+
+
+def _check_columns(path: Path, table: pa.Table) -> None:
+    missing = [c for c in REQUIRED if c not in table.column_names]
+    if missing:
+        raise SchemaError(f"{path}: missing columns {', '.join(missing)}", hint=_CONVERT_HINT)
+    expected = {f.name: f.type for f in NORMALISED_SCHEMA.append(pa.field("label", pa.int8()))}
+    for name in table.column_names:
+        if name in expected and table.schema.field(name).type != expected[name]:
+            raise SchemaError(f"{path}: column '{name}' has type {table.schema.field(name).type}, "
+                              f"expected {expected[name]}", hint=_CONVERT_HINT)
+
+
+def _first_bad(path: Path, table: pa.Table, name: str, bad: np.ndarray, what: str) -> None:
+    if bad.any():
+        row = int(np.argmax(bad))
+        value = table.column(name)[row].as_py()
+        raise SchemaError(f"{path}: row {row}, column '{name}': {what}: {value!r} "
+                          f"({int(bad.sum()):,} such rows)", hint=_CONVERT_HINT)
+
+
+def _check_values(path: Path, table: pa.Table, accounts: pa.Table | None) -> None:
+    for name in REQUIRED + ["label"]:
+        if name in table.column_names and table.column(name).null_count:
+            _first_bad(path, table, name, ~table.column(name).is_valid().to_numpy(zero_copy_only=False), "missing")
+    n_accounts = accounts.num_rows if accounts is not None else np.iinfo(np.int32).max
+    for name in ("src", "dst"):
+        values = table.column(name).to_numpy()
+        _first_bad(path, table, name, (values < 0) | (values >= n_accounts),
+                   "account index outside the key table" if accounts is not None else "negative account index")
+    for name in ("amount_paid", "amount_received"):
+        values = table.column(name).to_numpy()
+        _first_bad(path, table, name, ~np.isfinite(values) | (values < 0), "not a finite, non-negative amount")
+    for name, size in _CODE_RANGES.items():
+        if name in table.column_names:
+            values = table.column(name).to_numpy()
+            _first_bad(path, table, name, (values < 0) | (values >= size), f"not a code below {size}")

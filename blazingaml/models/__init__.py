@@ -6,7 +6,6 @@ pattern hashes, windows, threshold, library versions). Loading never unpickles a
 
 from __future__ import annotations
 
-import json
 import platform
 from pathlib import Path
 from typing import Protocol
@@ -15,6 +14,7 @@ import numpy as np
 
 from ..errors import ModelError, require
 from ..io.atomic import write_text_atomic
+from ..io.model_files import read_model_metadata, write_model_directory
 
 MODEL_KINDS = ("gbt", "xgboost")
 
@@ -132,32 +132,22 @@ def make_scorer(kind: str, threads: int = 2, seed: int = 0):
 
 
 def save_model(directory, scorer, metadata: dict) -> Path:
-    """Write the booster and model.json (feature schema, pattern hashes, threshold, versions)."""
-    directory = Path(directory)
-    directory.mkdir(parents=True, exist_ok=True)
-    scorer.save(directory)
+    """Write the booster and model.json (feature schema, pattern hashes, threshold, versions, file
+    digests) as one directory, atomically (see `io.model_files`)."""
     meta = dict(metadata)
     meta["scorer"] = scorer.describe()
     meta["python"] = platform.python_version()
-    write_text_atomic(directory / "model.json", json.dumps(meta, indent=2, sort_keys=True))
-    return directory
+    return write_model_directory(directory, scorer.save, meta)
 
 
 def load_model(directory):
-    """(scorer, metadata) from a model directory; never unpickles."""
+    """(scorer, metadata) from a model directory, checked whole first (`io.model_files`); never unpickles."""
     directory = Path(directory)
-    meta_path = directory / "model.json"
-    if not meta_path.exists():
-        raise ModelError(f"{directory}: not a model directory (no model.json)",
-                         hint="create one with 'blazingaml train ... --out DIR'")
-    try:
-        meta = json.loads(meta_path.read_text())
-    except json.JSONDecodeError as exc:
-        raise ModelError(f"{meta_path}: corrupt model metadata ({exc.msg})") from None
-    kind = meta.get("scorer", {}).get("kind")
+    meta = read_model_metadata(directory)
+    kind = meta["scorer"]["kind"]
     cls = {"gbt": LightGBMScorer, "xgboost": XGBoostScorer}.get(kind)
     if cls is None:
-        raise ModelError(f"{meta_path}: unknown scorer kind {kind!r}")
+        raise ModelError(f"{directory / 'model.json'}: unknown scorer kind {kind!r}")
     if not (directory / cls.FILE).exists():
         raise ModelError(f"{directory}: booster file {cls.FILE} is missing")
     try:
