@@ -54,8 +54,7 @@ def cmd_compile(args) -> int:
     elif args.emit == "cuda":
         from .backends.cupy.codegen import generate_cuda
 
-        for k in compiled.kernels:
-            print(generate_cuda(k, compiled.mode))
+        print(generate_cuda(compiled.kernels, compiled.mode))
     return 0
 
 

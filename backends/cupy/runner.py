@@ -15,7 +15,6 @@ import numpy as np
 
 from blazingaml.errors import BackendUnavailable
 
-from .codegen import KERNEL_NAME
 from .launch import HUB_LANES, THREADS_PER_BLOCK, graph_inputs, kernel_jobs, launches, ordered_arguments
 
 _SCALAR_DTYPES = {"long long": np.int64, "int": np.int32}
@@ -61,8 +60,11 @@ def run_on_gpu(graph, compiled, max_work: int, progress=None, hub_lanes: int = H
     positions = _column_positions(compiled)
     inputs = {name: cp.asarray(a) for name, a in graph_inputs(graph).items()}   # the graph, copied once
     out_all = cp.zeros((m, len(compiled.columns)), cp.int32)
-    for job in kernel_jobs(graph, compiled, hub_lanes, hub_threshold):
-        function = cp.RawModule(code=job.source, options=("--std=c++17",)).get_function(KERNEL_NAME)
+    source, jobs = kernel_jobs(graph, compiled, hub_lanes, hub_threshold)
+    # No fused multiply-add: float conditions round exactly as in the reference and on the CPU.
+    module = cp.RawModule(code=source, options=("--std=c++17", "--fmad=false"))
+    for job in jobs:
+        function = module.get_function(job.name)
         out = cp.zeros((m, job.width), cp.int32)
         overflow = cp.zeros(m, cp.int8)
         per_kernel = dict(bins_all=cp.asarray(job.bins), out=out, out_width=job.width, overflow=overflow,
