@@ -53,8 +53,15 @@ def bin_index(value, bins):
     return last
 
 
+@numba.njit(nogil=True, cache=True, error_model="numpy")
+def divide(a, b):
+    """IEEE division, as the reference and CUDA C divide: x/0 is +-inf, 0/0 is nan (also when
+    the generated code runs as plain Python, where `/` would raise)."""
+    return np.float64(a) / np.float64(b)
+
+
 def thread_count() -> int:
     return numba.get_num_threads()
 
 
-__all__ = ["ts_lower", "ns_first", "has_window_edge", "bin_index", "thread_count", "np"]
+__all__ = ["ts_lower", "ns_first", "has_window_edge", "bin_index", "divide", "thread_count", "np"]

@@ -82,8 +82,9 @@ class ReferenceInterpreter:
             if e.op == "or":
                 return self.value(e.left, env, tr) or self.value(e.right, env, tr)
             a, b = self.value(e.left, env, tr), self.value(e.right, env, tr)
-            if e.op == "/":
-                return a / b if b != 0 else float("inf") if a > 0 else float("-inf") if a < 0 else float("nan")
+            if e.op == "/":  # IEEE: x/0 is +-inf (by the sign of zero too), 0/0 is nan
+                with np.errstate(divide="ignore", invalid="ignore"):
+                    return float(np.float64(a) / np.float64(b))
             return {"+": lambda: a + b, "-": lambda: a - b, "*": lambda: a * b, "<": lambda: a < b,
                     "<=": lambda: a <= b, ">": lambda: a > b, ">=": lambda: a >= b, "==": lambda: a == b,
                     "!=": lambda: a != b}[e.op]()

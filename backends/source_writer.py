@@ -87,7 +87,8 @@ class SourceWriter:
         return f"abs({x})"
 
     def const(self, v: float) -> str:
-        return repr(int(v)) if v.is_integer() and abs(v) < 2**53 else repr(v)
+        # Always a float, as in the reference: integer spelling would overflow where floats do not.
+        return repr(float(v))
 
     def let(self, d: int, name: str, value: str, ty: str = "i64"):
         """Declare and set a new variable (`ty`: i64 or bool)."""

@@ -31,12 +31,14 @@ class CompiledPatterns:
         return [p.name for p in self.programs]
 
 
-def compile_patterns(patterns, mode: str = "closing", stats=None, optimise: bool = True) -> CompiledPatterns:
-    """Lower checked AST patterns and run the optimiser passes."""
+def compile_patterns(patterns, mode: str = "closing", stats=None, optimise: bool = True,
+                     disabled=frozenset()) -> CompiledPatterns:
+    """Lower checked AST patterns and run the optimiser passes (all of them, none with
+    `optimise=False`, or all but those named in `disabled`)."""
     if mode not in MODES:
         raise BlazingError(f"unknown feature mode '{mode}'", hint="choose closing or participation")
     programs = tuple(lower(p) for p in patterns)
-    kernels = optimize(programs, mode=mode, stats=stats) if optimise else (I.Kernel(programs),)
+    kernels = optimize(programs, mode=mode, stats=stats, disabled=disabled) if optimise else (I.Kernel(programs),)
     columns = [c for p in programs for c in p.columns]
     return CompiledPatterns(programs, kernels, columns, mode)
 
@@ -71,7 +73,7 @@ def mine_graph(graph: TemporalGraph, compiled: CompiledPatterns, backend: str = 
         from .backends.cupy.runner import run_on_gpu
 
         return _saturate(graph.to_input_order(run_on_gpu(graph, compiled, max_work, progress)), dtype, cap)
-    return _run_numba(graph, compiled, threads, max_work, progress, dtype, cap)
+    return run_numba(graph, compiled, threads, max_work, progress, dtype)
 
 
 def _saturate(values: np.ndarray, dtype: np.dtype, cap: int) -> np.ndarray:
@@ -110,11 +112,14 @@ def check_overflow(graph: TemporalGraph, kernel: I.Kernel, overflow: np.ndarray,
         hint="run participation features for this pattern set with --backend numba, or use --mode closing")
 
 
-def _run_numba(graph, compiled, threads, max_work, progress, dtype, cap) -> np.ndarray:
-    """Kernels write straight into the input-ordered feature matrix (see NumbaCodegen)."""
+def run_numba(graph: TemporalGraph, compiled: CompiledPatterns, threads: int | None = None,
+              max_work: int = DEFAULT_MAX_WORK, progress=None, dtype=np.int32, jit: bool = True) -> np.ndarray:
+    """The numba backend: kernels write straight into the input-ordered feature matrix (see
+    NumbaCodegen). With `jit=False` the same generated source runs as plain Python, one trigger
+    at a time (for debugging generated code, and for tests that cannot afford a compile per pattern)."""
     import numba
 
-    from .backends.numba_codegen import load_kernel
+    from .backends.numba_codegen import interpret_kernel, load_kernel
     from .backends.source_writer import STACK_SLOTS, graph_arrays
     from .backends.sliding import sliding_counts
     from .ir.passes.schedule import trigger_order
@@ -122,11 +127,13 @@ def _run_numba(graph, compiled, threads, max_work, progress, dtype, cap) -> np.n
     if threads:
         numba.set_num_threads(min(int(threads), numba.config.NUMBA_NUM_THREADS))
     nthreads = numba.get_num_threads()
+    dtype = np.dtype(dtype)
+    cap = int(np.iinfo(dtype).max)
     positions = _column_positions(compiled)
     out = np.zeros((graph.m, len(compiled.columns)), dtype)
     arrays = graph_arrays(graph)
     for kernel in compiled.kernels:
-        fn, _ = load_kernel(kernel, compiled.mode)
+        fn = load_kernel(kernel, compiled.mode)[0] if jit else interpret_kernel(kernel, compiled.mode)
         bins = np.concatenate([np.asarray(p.bins, np.float64) for p in kernel.programs])
         colmap = np.concatenate([np.arange(positions[p.name], positions[p.name] + len(p.bins)) for p in kernel.programs])
         overflow = np.zeros(graph.m, np.int8)
