@@ -39,6 +39,11 @@ CASES = [
     (HEAD + "    stage s = nodes x in a.out | b.in as f\n    emit 1\n", "only in an intersection", 4, None),
     (HEAD + "    path p = b ~> a via out hops 3..1\n    emit 1\n", "bad hop range", 4, "hops 1..9"),
     (HEAD + "    emit 1\n" + HEAD + "    emit 2\n", "defined twice", 5, None),
+    # an `edges` stage has a size but no members (random-pattern testing found the hole)
+    (HEAD + "    stage s = edges x in a.out\n    emit 1 when b in s\n", "has a size, not members", 5, "nodes"),
+    (HEAD + "    stage s = edges x in a.out\n    stage t = nodes y in b.in & s\n    emit 1\n",
+     "has a size, not members", 5, "nodes"),
+    (HEAD + "    stage s = nodes x in a.out\n    emit 1 when e.src in s\n", "node's name", 5, "x in mids"),
 ]
 
 
