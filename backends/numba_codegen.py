@@ -82,6 +82,9 @@ class NumbaCodegen(SourceWriter):
         self.stmt(1, "return inst")
         return self.render_python()
 
+    def overflow_code(self) -> str:
+        return f"overflow[e, {self.prog_index}]"
+
     def source(self) -> str:
         k = self.kernel
         parallel = self.mode == "closing"

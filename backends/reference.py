@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from blazingaml.errors import WorkLimitError
 from blazingaml.graph import TemporalGraph
 from blazingaml.ir import nodes as I
+from blazingaml.kernel_results import WORK_LIMIT
 
 MODES = ("closing", "participation")
 
@@ -46,12 +46,17 @@ class _Trigger:
                 yield f, int(adj.nbr[p])
 
 
+class _WorkLimit(Exception):
+    """One trigger's path search exceeded the work bound (recorded in `overflow`, not raised)."""
+
+
 class ReferenceInterpreter:
     def __init__(self, graph: TemporalGraph, mode: str = "closing", max_work: int = 10_000_000):
         if mode not in MODES:
             raise ValueError(f"mode must be one of {MODES}")
         self.g, self.mode, self.max_work = graph, mode, max_work
         self.collect: list | None = None
+        self.overflow = np.zeros((0, 0), np.int8)   # after run(): [m edges, programs] codes (kernel_results)
 
     # ------------------------------------------------------------------ expressions
     def value(self, e, env: dict, tr: _Trigger):
@@ -205,10 +210,7 @@ class ReferenceInterpreter:
                     continue
                 work[0] += 1
                 if work[0] > self.max_work:
-                    raise WorkLimitError(
-                        f"pattern `{tr.prog.name}`: path stage `{op.name}` exceeded {self.max_work:,} steps "
-                        f"for one trigger (tx_id {int(self.g.tx_id[tr.e])})",
-                        hint="tighten the pattern (fewer hops, `increasing`, a shorter window) or raise --max-work")
+                    raise _WorkLimit()
                 if x == end:
                     if hop >= op.min_hops:
                         yield path_edges + [f]
@@ -291,19 +293,26 @@ class ReferenceInterpreter:
         return found
 
     def run(self, programs, edges=None) -> np.ndarray:
-        """Feature matrix [m, total bins] in edge-number order (triggers: `edges`, default all)."""
+        """Feature matrix [m, total bins] in edge-number order (triggers: `edges`, default all).
+
+        A trigger whose path search exceeds `max_work` steps stops there, keeping what it
+        counted so far, and gets code WORK_LIMIT in `self.overflow` [m, programs]."""
         g = self.g
         total = sum(len(p.bins) for p in programs)
         out = np.zeros((g.m, total), dtype=np.int32)
+        self.overflow = np.zeros((g.m, len(programs)), np.int8)
         col0 = 0
-        for prog in programs:
+        for j, prog in enumerate(programs):
             for e in (range(g.m) if edges is None else edges):
                 tr = _Trigger(g, prog, e)
                 env = {prog.trigger_src: int(g.src[e]), prog.trigger_dst: int(g.dst[e]), prog.trigger_edge: e,
                        "#size": {}, "#length": {}, "#sets": {}, "#credit": {}}
                 if not self.truth(prog.trigger_filter, env, tr):
                     continue
-                for case in prog.cases:
-                    self.run_ops(case.ops, {**env, "#case": case.name}, tr, frozenset({e}), out, col0)
+                try:
+                    for case in prog.cases:
+                        self.run_ops(case.ops, {**env, "#case": case.name}, tr, frozenset({e}), out, col0)
+                except _WorkLimit:
+                    self.overflow[e, j] = WORK_LIMIT
             col0 += len(prog.bins)
         return out

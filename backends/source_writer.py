@@ -15,6 +15,7 @@ no user text is pasted in except inside comments (with line breaks removed).
 from __future__ import annotations
 
 from blazingaml.ir import nodes as I
+from blazingaml.kernel_results import WORK_LIMIT
 
 _ATTR_ARRAY = {
     "ts": "ts", "amount_paid": "amount_paid", "amount_received": "amount_received", "pay_currency": "pay_currency",
@@ -140,6 +141,10 @@ class SourceWriter:
 
     def credit(self, d: int, edge: str, b: str):
         """Participation: add 1 to (edge, b) unless this instance already credited `edge`."""
+        raise NotImplementedError
+
+    def overflow_code(self) -> str:
+        """The overflow code cell of (trigger e, the current program): see blazingaml.kernel_results."""
         raise NotImplementedError
 
     def lane_skip(self, d: int, position: str):
@@ -611,7 +616,7 @@ class SourceWriter:
         self.stmt(d2 + 1, "continue")
         self.stmt(d2, f"{v['work']} += 1")
         self.if_(d2, f"{v['work']} > max_work")
-        self.assign(d2 + 1, "overflow[e]", "1")
+        self.assign(d2 + 1, self.overflow_code(), str(WORK_LIMIT))
         self.assign(d2 + 1, v["abort"], self.TRUE)
         self.stmt(d2 + 1, "break")
         self.if_(d2, f"{v['px']} == {t_node}")

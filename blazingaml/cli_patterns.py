@@ -71,7 +71,7 @@ def cmd_mine(args) -> int:
     log(f"mining {len(patterns)} pattern(s) on {table.num_rows:,} transactions with the {args.backend} backend")
     with bar("mining", total=len(patterns), unit="") as advance:
         mined = mine_table(table, accounts, patterns, backend=args.backend, mode=args.mode, threads=args.threads,
-                           max_work=args.max_work, progress=advance)
+                           max_work=args.max_work, progress=advance, on_work_limit=args.on_work_limit)
     out = Path(args.output)
     with atomic_path(out) as tmp:
         pq.write_table(mined.table, tmp)
@@ -104,7 +104,8 @@ def register(sub, commands: dict, add_common) -> None:
     p = sub.add_parser("mine", help="mine pattern features: one row per transaction, one column per bin",
                        description="Compile the patterns and mine per-transaction features. The output Parquet has "
                                    "tx_id, then one int32 column per (pattern, bin) named <pattern>.<bin lower edge>, "
-                                   "rows in input order.",
+                                   "then a boolean <pattern>.work_limited per pattern with a path stage, rows in "
+                                   "input order.",
                        epilog="example:\n  blazingaml mine --patterns patterns/gfp --input tx.parquet "
                               "--output features.parquet --threads 2", formatter_class=fmt)
     p.add_argument("--patterns", nargs="+", required=True, help="pattern files or directories")
@@ -115,6 +116,9 @@ def register(sub, commands: dict, add_common) -> None:
                    help="closing: instances each transaction completes (causal, default); participation: "
                         "instances each transaction takes part in (uses later transactions)")
     p.add_argument("--max-work", type=int, default=2_000_000, help="per-trigger step bound for path stages")
+    p.add_argument("--on-work-limit", choices=["flag", "error"], default="flag",
+                   help="a trigger over --max-work: flag (default) saturates its counts and marks it in "
+                        "<pattern>.work_limited; error stops the run")
     add_common(p)
     commands["mine"] = cmd_mine
 

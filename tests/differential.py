@@ -14,7 +14,7 @@ import numpy as np
 
 from blazingaml.backends.cupy.host import run_on_host
 from blazingaml.ir.passes import PASSES
-from blazingaml.runtime import CompiledPatterns, compile_patterns, mine_graph, run_numba
+from blazingaml.runtime import CompiledPatterns, compile_patterns, mine_graph, run_numba, settle
 
 from .ast_oracle import oracle_features
 from .strategies import attributes, build, differing_patterns
@@ -38,6 +38,13 @@ def reference_on_optimised_ir(compiled: CompiledPatterns):
                             compiled.mode)
 
 
+def host_features(graph, compiled, max_work: int, lanes: int = 4, hub_threshold: float | None = None,
+                  on_work_limit: str = "flag") -> np.ndarray:
+    """What `mine_graph(..., backend="cupy")` returns, with the CUDA C run on the host shim."""
+    per_edge, overflow = run_on_host(graph, compiled, max_work, hub_lanes=lanes, hub_threshold=hub_threshold)
+    return settle(graph, compiled, graph.to_input_order(per_edge), overflow, max_work, on_work_limit)
+
+
 def executors(patterns, graph, mode: str, jit: bool, host_lanes: int | None, split_every_hub: bool) -> dict:
     """Feature matrices (input order) of every executor under test."""
     plain = compile_patterns(patterns, mode=mode, optimise=False)
@@ -50,14 +57,13 @@ def executors(patterns, graph, mode: str, jit: bool, host_lanes: int | None, spl
     with np.errstate(divide="ignore", invalid="ignore"):  # patterns may divide by zero: IEEE, as in C
         for label, disabled in PASS_VARIANTS:
             compiled = compile_patterns(patterns, mode=mode, disabled=frozenset(disabled))
-            results[f"numba source as Python, {label}"] = run_numba(graph, compiled, max_work=MAX_WORK, jit=False)
+            values, overflow = run_numba(graph, compiled, max_work=MAX_WORK, jit=False)
+            results[f"numba source as Python, {label}"] = settle(graph, compiled, values, overflow, MAX_WORK)
     if jit:
         results["numba"] = mine_graph(graph, full, "numba", max_work=MAX_WORK)
     if host_lanes is not None:
-        per_edge = run_on_host(graph, full, MAX_WORK, hub_lanes=host_lanes,
-                               hub_threshold=0.0 if split_every_hub else None)
-        results[f"CUDA C on the host shim, {host_lanes} lanes{', every trigger a hub' if split_every_hub else ''}"] = \
-            graph.to_input_order(per_edge)
+        name = f"CUDA C on the host shim, {host_lanes} lanes{', every trigger a hub' if split_every_hub else ''}"
+        results[name] = host_features(graph, full, MAX_WORK, host_lanes, 0.0 if split_every_hub else None)
     return results
 
 

@@ -14,16 +14,17 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from blazingaml.backends.cupy.codegen import CREDIT_CAP, generate_cuda
-from blazingaml.backends.cupy.host import run_on_host
+from blazingaml.backends.cupy.codegen import generate_cuda
 from blazingaml.backends.source_writer import UnsupportedConstruct
 from blazingaml.dsl.parser import load_patterns, parse_text
 from blazingaml.errors import WorkLimitError
 from blazingaml.graph import TemporalGraph
 from blazingaml.ir import nodes as I
+from blazingaml.kernel_results import CREDIT_CAP
 from blazingaml.runtime import compile_patterns, mine_graph
 
 from .conftest import ROOT, gpu_available
+from .differential import host_features
 from .strategies import BASE_TS, build, differing_patterns, temporal_graphs
 
 LIBRARY = load_patterns([ROOT / "patterns"])
@@ -40,8 +41,7 @@ def test_cuda_on_host_equals_reference(compiled, g, split_every_hub, lanes):
     optimised, plain = compiled
     graph = build(g)
     expected = mine_graph(graph, plain, backend="reference")
-    got = graph.to_input_order(run_on_host(graph, optimised, max_work=2_000_000, hub_lanes=lanes,
-                                           hub_threshold=0.0 if split_every_hub else None))
+    got = host_features(graph, optimised, 2_000_000, lanes, 0.0 if split_every_hub else None)
     bad = differing_patterns(expected, got, optimised.columns)
     assert not bad, f"CUDA C (host shim) differs from reference for {bad}"
 
@@ -53,7 +53,7 @@ def test_unoptimised_cuda_equals_reference():
     for _ in range(4):
         m, n = 50, 8
         graph = build((rng.integers(0, n, m), rng.integers(0, n, m), BASE_TS + rng.integers(0, 80, m) * 1800, n))
-        got = graph.to_input_order(run_on_host(graph, plain, max_work=2_000_000, hub_threshold=0.0))
+        got = host_features(graph, plain, 2_000_000, hub_threshold=0.0)
         assert not differing_patterns(mine_graph(graph, plain, "reference"), got, plain.columns)
 
 
@@ -134,8 +134,8 @@ def test_participation_credit_limit_is_reported_not_dropped():
     graph = TemporalGraph.from_arrays(src, np.zeros(k, int), BASE_TS + np.arange(k) * 60, n=k + 1)
     compiled = compile_patterns(parse_text(FAN_IN), mode="participation")
     with pytest.raises(WorkLimitError, match=f"more than {CREDIT_CAP} edges"):
-        run_on_host(graph, compiled, max_work=1000)
-    ok = graph.to_input_order(run_on_host(graph, compile_patterns(parse_text(FAN_IN)), max_work=1000))
+        host_features(graph, compiled, 1000)
+    ok = host_features(graph, compile_patterns(parse_text(FAN_IN)), 1000)
     assert np.array_equal(ok, mine_graph(graph, compile_patterns(parse_text(FAN_IN)), "reference"))
 
 

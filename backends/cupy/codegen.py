@@ -17,13 +17,13 @@ from __future__ import annotations
 from pathlib import Path
 
 from blazingaml.ir import nodes as I
+from blazingaml.kernel_results import CREDIT_CAP, CREDIT_LIMIT
 
 from ..source_writer import GRAPH_ARGS, STACK_SLOTS, SourceWriter, _comment_text
 
 KERNEL_NAME = "blazingaml_kernel"
 HOST_LAUNCHER = "blazingaml_launch_on_host"
 HERE = Path(__file__).resolve().parent
-CREDIT_CAP = 256   # edges one participation instance may credit (per-thread list, BLAZINGAML_CREDIT_CAP)
 
 # C type of each graph parameter (GRAPH_ARGS order); the runtimes convert the graph's arrays to
 # exactly the NumPy dtypes these stand for (NUMPY_DTYPE).
@@ -38,6 +38,7 @@ PARAMS = (
     (("order", "const long long*"), ("n_order", "long long"), ("lanes", "int"))
     + tuple(zip(GRAPH_ARGS, _GRAPH_C_TYPES, strict=True))
     + (("bins_all", "const double*"), ("out", "int*"), ("out_width", "int"), ("overflow", "signed char*"),
+       ("overflow_width", "int"),
        ("max_work", "long long"), ("sliding", "const int*"), ("sliding_width", "int"))
 )
 NUMPY_DTYPE = {
@@ -116,7 +117,10 @@ class CudaCodegen(SourceWriter):
         self.assign(d, "ncredited", "0")
 
     def credit(self, d: int, edge: str, b: str):
-        self.stmt(d, f"credit_once(out, out_width, credited, &ncredited, {edge}, {b}, overflow, e)")
+        self.stmt(d, f"credit_once(out, out_width, credited, &ncredited, {edge}, {b}, &{self.overflow_code()})")
+
+    def overflow_code(self) -> str:
+        return f"overflow[e * overflow_width + {self.prog_index}]"
 
     def lane_skip(self, d: int, position: str):
         self.if_(d, f"(({position}) % lanes) != lane")
@@ -192,6 +196,7 @@ def generate_cuda(kernels, mode: str = "closing") -> str:
         "#pragma nv_diag_suppress 550",
         "#endif",
         f"#define BLAZINGAML_CREDIT_CAP {CREDIT_CAP}",
+        f"#define BLAZINGAML_CREDIT_LIMIT {CREDIT_LIMIT}",
         (HERE / "device.cuh").read_text(),
     ))
     return header + "\n" + "\n".join(CudaCodegen(k, mode, i).source() for i, k in enumerate(kernels, 1))

@@ -43,14 +43,15 @@ __device__ __forceinline__ int bin_index(double value, const double* bins, int c
 
 // Participation: add 1 to out[edge, b] unless this instance already credited `edge`. The
 // instance's credited edges live in a per-thread list; an instance that credits more than
-// BLAZINGAML_CREDIT_CAP edges marks its trigger with overflow code 2 (reported, never dropped).
+// BLAZINGAML_CREDIT_CAP edges sets its trigger's overflow code (`flag`) to BLAZINGAML_CREDIT_LIMIT
+// (reported, never dropped).
 __device__ __forceinline__ void credit_once(int* out, int width, long long* credited, int* ncredited,
-                                            long long edge, long long b, signed char* overflow, long long e) {
+                                            long long edge, long long b, signed char* flag) {
     for (int i = 0; i < *ncredited; ++i) {
         if (credited[i] == edge) return;
     }
     if (*ncredited >= BLAZINGAML_CREDIT_CAP) {
-        overflow[e] = 2;
+        *flag = BLAZINGAML_CREDIT_LIMIT;
         return;
     }
     credited[(*ncredited)++] = edge;

@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from blazingaml.errors import BackendUnavailable
+from blazingaml.kernel_results import column_positions, kernel_column_slices, program_indices
 
 from ..numba_codegen import cache_dir
 from .launch import THREADS_PER_BLOCK, graph_inputs, kernel_jobs, launches, ordered_arguments
@@ -54,12 +55,13 @@ def build_host_library(source: str) -> ctypes.CDLL:
     return handle
 
 
-def run_on_host(graph, compiled, max_work: int, hub_lanes: int = 4, hub_threshold: float | None = None) -> np.ndarray:
-    """Per-edge feature matrix [m, columns] computed by the generated CUDA C, run on the CPU."""
-    from blazingaml.runtime import _column_positions, check_overflow, kernel_column_slices
-
-    positions = _column_positions(compiled)
+def run_on_host(graph, compiled, max_work: int, hub_lanes: int = 4,
+                hub_threshold: float | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """(per-edge feature matrix [m, columns], overflow codes [m, programs]) computed by the
+    generated CUDA C, run on the CPU."""
+    positions = column_positions(compiled.programs)
     out_all = np.zeros((graph.m, len(compiled.columns)), np.int32)
+    overflow_all = np.zeros((graph.m, len(compiled.programs)), np.int8)
     inputs = graph_inputs(graph)
     source, jobs = kernel_jobs(graph, compiled, hub_lanes, hub_threshold)
     library = build_host_library(source)
@@ -67,15 +69,15 @@ def run_on_host(graph, compiled, max_work: int, hub_lanes: int = 4, hub_threshol
         launch = getattr(library, job.launcher)
         launch.restype = None
         out = np.zeros((graph.m, job.width), np.int32)
-        overflow = np.zeros(graph.m, np.int8)
+        overflow = np.zeros((graph.m, len(job.kernel.programs)), np.int8)
         for triggers, lanes, blocks in launches(job, hub_lanes):
             values = dict(inputs, order=triggers, n_order=len(triggers), lanes=lanes, bins_all=job.bins, out=out,
-                          out_width=job.width, overflow=overflow, max_work=max_work, sliding=job.sliding,
-                          sliding_width=job.sliding.shape[1])
+                          out_width=job.width, overflow=overflow, overflow_width=overflow.shape[1],
+                          max_work=max_work, sliding=job.sliding, sliding_width=job.sliding.shape[1])
             arguments = ordered_arguments(values, lambda a: ctypes.c_void_p(a.ctypes.data),
                                           lambda ctype, v: _SCALARS[ctype](int(v)))
             launch(ctypes.c_uint(blocks), ctypes.c_uint(THREADS_PER_BLOCK), *arguments)
-        check_overflow(graph, job.kernel, overflow, max_work)
+        overflow_all[:, program_indices(compiled, job.kernel)] = overflow
         for dst, src in kernel_column_slices(job.kernel, positions):
             out_all[:, dst] = out[:, src]
-    return out_all
+    return out_all, overflow_all
