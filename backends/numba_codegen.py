@@ -18,14 +18,16 @@ from pathlib import Path
 from blazingaml.ir import nodes as I
 
 from . import numba_runtime
-from .source_writer import GRAPH_ARGS, SourceWriter
+from .source_writer import CLOSURE_ARRAYS, GRAPH_ARGS, SourceWriter
 
-HELPERS = ("ts_lower", "ns_first", "has_window_edge", "bin_index", "divide")
+HELPERS = ("ts_lower", "ns_first", "has_window_edge", "bin_index", "divide", "reach_closure", "may_reach")
 
 KERNEL_ARGS = ("order",) + GRAPH_ARGS + (
     "bins_all", "out", "row", "colmap", "cap", "overflow", "stamp", "max_work", "sc_node", "sc_edge", "sc_pos",
-    "sc_ts", "sliding",
+    "sc_ts", "sliding", "path_steps", "sc_ckey", "sc_cstamp", "sc_cdist", "sc_clate", "sc_cmark", "sc_cfront",
 )
+CLOSURE_SCRATCH = (("sc_ckey", "int32"), ("sc_cstamp", "int64"), ("sc_cdist", "int32"), ("sc_clate", "int64"),
+                   ("sc_cmark", "int32"), ("sc_cfront", "int32"))   # per-thread rows, CLOSURE_ARRAYS order
 
 
 class NumbaCodegen(SourceWriter):
@@ -49,6 +51,12 @@ class NumbaCodegen(SourceWriter):
         self.let(d, c, f"colmap[{b}]")
         self.if_(d, f"out[{r}, {c}] < cap")
         self.stmt(d + 1, f"out[{r}, {c}] += 1")
+
+    CLOSURE_CAPACITY = 1 << 14
+
+    def closure_tables(self, d: int, v: dict):
+        for key, (scratch, _) in zip(CLOSURE_ARRAYS, CLOSURE_SCRATCH):
+            self.let(d, v.setdefault(key, self.fresh(key)), f"{scratch}[tid]")
 
     def path_stacks(self, d: int, v: dict):
         for key, scratch in (("sn", "sc_node"), ("se", "sc_edge"), ("sp", "sc_pos"), ("st", "sc_ts")):
@@ -84,6 +92,9 @@ class NumbaCodegen(SourceWriter):
 
     def overflow_code(self) -> str:
         return f"overflow[e, {self.prog_index}]"
+
+    def count_steps(self, d: int, work: str):
+        self.stmt(d, f"path_steps[tid] += {work}")
 
     def source(self) -> str:
         k = self.kernel

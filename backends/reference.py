@@ -57,6 +57,7 @@ class ReferenceInterpreter:
         self.g, self.mode, self.max_work = graph, mode, max_work
         self.collect: list | None = None
         self.overflow = np.zeros((0, 0), np.int8)   # after run(): [m edges, programs] codes (kernel_results)
+        self.path_steps = 0                          # steps of every path search so far
 
     # ------------------------------------------------------------------ expressions
     def value(self, e, env: dict, tr: _Trigger):
@@ -209,6 +210,7 @@ class ReferenceInterpreter:
                 if f is None:
                     continue
                 work[0] += 1
+                self.path_steps += 1
                 if work[0] > self.max_work:
                     raise _WorkLimit()
                 if x == end:

@@ -9,7 +9,7 @@ import numpy as np
 import pyarrow as pa
 
 from .graph import TemporalGraph
-from .kernel_results import WorkLimits
+from .kernel_results import WorkReport
 from .runtime import DEFAULT_MAX_WORK, compile_patterns, mine_graph
 
 
@@ -36,13 +36,13 @@ def mine_table(table: pa.Table, accounts: pa.Table | None, patterns, backend: st
     graph = graph or TemporalGraph.from_table(table, accounts)
     t1 = time.perf_counter()
     compiled = compile_patterns(patterns, mode=mode)
-    limits = WorkLimits()
+    work = WorkReport()
     values = mine_graph(graph, compiled, backend=backend, threads=threads, max_work=max_work, progress=progress,
-                        on_work_limit=on_work_limit, limits=limits)
+                        on_work_limit=on_work_limit, work=work)
     t2 = time.perf_counter()
     columns = [pa.array(table.column("tx_id").to_numpy())]
     columns += [pa.array(np.ascontiguousarray(values[:, j])) for j in range(values.shape[1])]
-    columns += [pa.array(limits.flags(name, graph.m)) for name in compiled.work_limited]
+    columns += [pa.array(work.flags(name, graph.m)) for name in compiled.work_limited]
     names = ["tx_id"] + compiled.columns + [f"{name}.work_limited" for name in compiled.work_limited]
     out = pa.table(columns, names=names)
     return MinedFeatures(out, t2 - t1, t1 - t0, graph.m)

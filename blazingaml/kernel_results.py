@@ -56,9 +56,11 @@ def can_hit_work_limit(program: I.Program) -> bool:
 
 
 @dataclass
-class WorkLimits:
-    """Triggers whose path search the work bound stopped, per pattern, as input rows."""
+class WorkReport:
+    """What the path searches of a run did: their steps, and the triggers the work bound
+    stopped, per pattern, as input rows."""
 
+    path_steps: int = 0                            # steps of every path search (all triggers, all patterns)
     rows: dict = field(default_factory=dict)       # pattern -> sorted input rows (int64)
     first_tx: dict = field(default_factory=dict)   # pattern -> tx_id of its first flagged trigger
 
@@ -80,13 +82,13 @@ class WorkLimits:
 
 
 def settle_overflow(graph, programs, overflow: np.ndarray, out: np.ndarray, columns, rows: np.ndarray,
-                    max_work: int, on_work_limit: str, limits: WorkLimits):
+                    max_work: int, on_work_limit: str, work: WorkReport):
     """Act on overflow codes [m edges, len(programs)] (edge order) of a kernel's programs.
 
     `columns[j]` is the first column of program j's bins in the feature matrix `out`, and
     `rows[e]` the row of edge e (`graph.row` when `out` is in input order). A work limit raises
     WorkLimitError (`on_work_limit="error"`) or sets the trigger's row of the pattern's bins to
-    the matrix type's maximum and is recorded in `limits` ("flag"); a GPU credit-list overflow
+    the matrix type's maximum and is recorded in `work` ("flag"); a GPU credit-list overflow
     always raises."""
     if on_work_limit not in ON_WORK_LIMIT:
         raise BlazingError(f"unknown --on-work-limit '{on_work_limit}'", hint="choose flag or error")
@@ -113,12 +115,12 @@ def settle_overflow(graph, programs, overflow: np.ndarray, out: np.ndarray, colu
                 hint="tighten the pattern (fewer hops, `increasing`, a shorter window), raise --max-work, or "
                      "pass --on-work-limit flag to saturate and flag those triggers")
         out[rows[edges], columns[j]:columns[j] + len(p.bins)] = cap
-        limits.rows[p.name] = np.union1d(limits.rows.get(p.name, np.zeros(0, np.int64)), graph.row[edges])
-        limits.first_tx.setdefault(p.name, first)
+        work.rows[p.name] = np.union1d(work.rows.get(p.name, np.zeros(0, np.int64)), graph.row[edges])
+        work.first_tx.setdefault(p.name, first)
 
 
-def report(limits: WorkLimits, max_work: int) -> None:
+def report(work: WorkReport, max_work: int) -> None:
     """Print what the work bound stopped (nothing when it stopped nothing)."""
-    text = limits.summary(max_work)
+    text = work.summary(max_work)
     if text:
         log(f"warning: {text}")

@@ -11,7 +11,7 @@ from .graph import TemporalGraph
 from .ir import nodes as I
 from .ir.lower import lower
 from .ir.passes import optimize
-from .kernel_results import (ON_WORK_LIMIT, WorkLimits, can_hit_work_limit, column_positions, program_indices, report,
+from .kernel_results import (ON_WORK_LIMIT, WorkReport, can_hit_work_limit, column_positions, program_indices, report,
                              settle_overflow)
 
 BACKENDS = ("numba", "reference", "cupy")
@@ -52,14 +52,14 @@ def compile_patterns(patterns, mode: str = "closing", stats=None, optimise: bool
 
 def mine_graph(graph: TemporalGraph, compiled: CompiledPatterns, backend: str = "numba", threads: int | None = None,
                max_work: int = DEFAULT_MAX_WORK, progress=None, dtype=np.int32, on_work_limit: str = "flag",
-               limits: WorkLimits | None = None) -> np.ndarray:
+               work: WorkReport | None = None) -> np.ndarray:
     """Feature matrix [m, len(columns)] in input-row order.
 
     `dtype` int32 (default) keeps exact counts; a smaller unsigned type (uint16 for model features)
     saturates each count at the type's maximum and takes a half or a quarter of the memory.
     A trigger whose path search exceeds `max_work` steps stops the run (`on_work_limit="error"`)
-    or gets the type's maximum in that pattern's bins and is recorded in `limits` ("flag", the
-    default; a warning names how many and the first tx_id)."""
+    or gets the type's maximum in that pattern's bins and is recorded in `work` ("flag", the
+    default; a warning names how many and the first tx_id). `work` also adds up path steps."""
     dtype = np.dtype(dtype)
     if backend not in BACKENDS:
         raise BlazingError(f"unknown backend '{backend}'", hint="choose numba, cupy or reference")
@@ -72,28 +72,30 @@ def mine_graph(graph: TemporalGraph, compiled: CompiledPatterns, backend: str = 
 
         interpreter = ReferenceInterpreter(graph, compiled.mode, max_work=max_work)
         values = graph.to_input_order(interpreter.run(compiled.programs))
-        overflow = interpreter.overflow
+        overflow, steps = interpreter.overflow, interpreter.path_steps
     elif backend == "cupy":
         from .backends.cupy.runner import run_on_gpu
 
-        per_edge, overflow = run_on_gpu(graph, compiled, max_work, progress)
+        per_edge, overflow, steps = run_on_gpu(graph, compiled, max_work, progress)
         values = graph.to_input_order(per_edge)
     else:
-        values, overflow = run_numba(graph, compiled, threads, max_work, progress, dtype)
-    return settle(graph, compiled, values, overflow, max_work, on_work_limit, limits, dtype)
+        values, overflow, steps = run_numba(graph, compiled, threads, max_work, progress, dtype)
+    return settle(graph, compiled, values, overflow, steps, max_work, on_work_limit, work, dtype)
 
 
-def settle(graph: TemporalGraph, compiled: CompiledPatterns, values: np.ndarray, overflow: np.ndarray, max_work: int,
-           on_work_limit: str = "flag", limits: WorkLimits | None = None, dtype=np.int32) -> np.ndarray:
-    """A backend's raw result (features in input order, overflow codes [m edges, programs]) as
-    `mine_graph` returns it: work limits raised or saturated and flagged (see kernel_results),
-    counts saturated at `dtype`'s maximum."""
-    limits = WorkLimits() if limits is None else limits
-    flagged = len(limits.rows)
+def settle(graph: TemporalGraph, compiled: CompiledPatterns, values: np.ndarray, overflow: np.ndarray,
+           path_steps: int, max_work: int, on_work_limit: str = "flag", work: WorkReport | None = None,
+           dtype=np.int32) -> np.ndarray:
+    """A backend's raw result (features in input order, overflow codes [m edges, programs], path
+    steps) as `mine_graph` returns it: work limits raised or saturated and flagged (see
+    kernel_results), counts saturated at `dtype`'s maximum."""
+    work = WorkReport() if work is None else work
+    work.path_steps += int(path_steps)
+    flagged = len(work.rows)
     columns = list(column_positions(compiled.programs).values())
-    settle_overflow(graph, compiled.programs, overflow, values, columns, graph.row, max_work, on_work_limit, limits)
-    if len(limits.rows) > flagged:
-        report(limits, max_work)
+    settle_overflow(graph, compiled.programs, overflow, values, columns, graph.row, max_work, on_work_limit, work)
+    if len(work.rows) > flagged:
+        report(work, max_work)
     dtype = np.dtype(dtype)
     if values.dtype == dtype:
         return values
@@ -102,15 +104,16 @@ def settle(graph: TemporalGraph, compiled: CompiledPatterns, values: np.ndarray,
 
 def run_numba(graph: TemporalGraph, compiled: CompiledPatterns, threads: int | None = None,
               max_work: int = DEFAULT_MAX_WORK, progress=None, dtype=np.int32,
-              jit: bool = True) -> tuple[np.ndarray, np.ndarray]:
-    """The numba backend: (feature matrix in input order, overflow codes [m edges, programs]).
+              jit: bool = True) -> tuple[np.ndarray, np.ndarray, int]:
+    """The numba backend: (feature matrix in input order, overflow codes [m edges, programs],
+    path steps).
 
     Kernels write straight into the input-ordered feature matrix (see NumbaCodegen). With
     `jit=False` the same generated source runs as plain Python, one trigger at a time (for
     debugging generated code, and for tests that cannot afford a compile per pattern)."""
     import numba
 
-    from .backends.numba_codegen import interpret_kernel, load_kernel
+    from .backends.numba_codegen import CLOSURE_SCRATCH, NumbaCodegen, interpret_kernel, load_kernel
     from .backends.source_writer import STACK_SLOTS, graph_arrays
     from .backends.sliding import sliding_counts
     from .ir.passes.schedule import trigger_order
@@ -123,6 +126,7 @@ def run_numba(graph: TemporalGraph, compiled: CompiledPatterns, threads: int | N
     positions = column_positions(compiled.programs)
     out = np.zeros((graph.m, len(compiled.columns)), dtype)
     overflow_all = np.zeros((graph.m, len(compiled.programs)), np.int8)
+    steps = np.zeros(nthreads, np.int64)   # path steps, per thread (no atomics)
     arrays = graph_arrays(graph)
     for kernel in compiled.kernels:
         fn = load_kernel(kernel, compiled.mode)[0] if jit else interpret_kernel(kernel, compiled.mode)
@@ -131,11 +135,12 @@ def run_numba(graph: TemporalGraph, compiled: CompiledPatterns, threads: int | N
         overflow = np.zeros((graph.m, len(kernel.programs)), np.int8)
         stamp = np.zeros(graph.m if compiled.mode == "participation" else 1, np.int64)
         scratch = [np.zeros((nthreads, STACK_SLOTS), np.int64) for _ in range(4)]
+        scratch += [np.zeros((nthreads, NumbaCodegen.CLOSURE_CAPACITY), dtype) for _, dtype in CLOSURE_SCRATCH]
         sliding = sliding_counts(graph, kernel)
         order = trigger_order(graph, kernel)
-        fn(order, *arrays, bins, out, graph.row, colmap.astype(np.int64), cap, overflow, stamp, max_work, *scratch,
-           sliding)
+        fn(order, *arrays, bins, out, graph.row, colmap.astype(np.int64), cap, overflow, stamp, max_work,
+           *scratch[:4], sliding, steps, *scratch[4:])
         overflow_all[:, program_indices(compiled, kernel)] = overflow
         if progress is not None:
             progress(len(kernel.programs))
-    return out, overflow_all
+    return out, overflow_all, int(steps.sum())

@@ -41,8 +41,8 @@ def reference_on_optimised_ir(compiled: CompiledPatterns):
 def host_features(graph, compiled, max_work: int, lanes: int = 4, hub_threshold: float | None = None,
                   on_work_limit: str = "flag") -> np.ndarray:
     """What `mine_graph(..., backend="cupy")` returns, with the CUDA C run on the host shim."""
-    per_edge, overflow = run_on_host(graph, compiled, max_work, hub_lanes=lanes, hub_threshold=hub_threshold)
-    return settle(graph, compiled, graph.to_input_order(per_edge), overflow, max_work, on_work_limit)
+    per_edge, overflow, steps = run_on_host(graph, compiled, max_work, hub_lanes=lanes, hub_threshold=hub_threshold)
+    return settle(graph, compiled, graph.to_input_order(per_edge), overflow, steps, max_work, on_work_limit)
 
 
 def executors(patterns, graph, mode: str, jit: bool, host_lanes: int | None, split_every_hub: bool) -> dict:
@@ -57,8 +57,8 @@ def executors(patterns, graph, mode: str, jit: bool, host_lanes: int | None, spl
     with np.errstate(divide="ignore", invalid="ignore"):  # patterns may divide by zero: IEEE, as in C
         for label, disabled in PASS_VARIANTS:
             compiled = compile_patterns(patterns, mode=mode, disabled=frozenset(disabled))
-            values, overflow = run_numba(graph, compiled, max_work=MAX_WORK, jit=False)
-            results[f"numba source as Python, {label}"] = settle(graph, compiled, values, overflow, MAX_WORK)
+            results[f"numba source as Python, {label}"] = settle(
+                graph, compiled, *run_numba(graph, compiled, max_work=MAX_WORK, jit=False), MAX_WORK)
     if jit:
         results["numba"] = mine_graph(graph, full, "numba", max_work=MAX_WORK)
     if host_lanes is not None:

@@ -55,7 +55,7 @@ def clique_and_tail(k=8, tail=6):
 def test_work_bound_flags_triggers_and_loses_nothing_else(mode):
     """By default a trigger over the bound is flagged, not fatal: its bins saturate, the run
     goes on, and every other trigger's counts are exact; all backends flag the same triggers."""
-    from blazingaml.kernel_results import WorkLimits
+    from blazingaml.kernel_results import WorkReport
 
     from .differential import host_features
 
@@ -65,11 +65,11 @@ def test_work_bound_flags_triggers_and_loses_nothing_else(mode):
     cap = np.iinfo(np.int32).max
     results, flagged = {}, {}
     for backend in ("numba", "reference"):
-        limits = WorkLimits()
-        results[backend] = mine_graph(graph, compiled, backend, max_work=2_000, limits=limits)
-        flagged[backend] = limits.flags("many_paths", graph.m)
+        work = WorkReport()
+        results[backend] = mine_graph(graph, compiled, backend, max_work=2_000, work=work)
+        flagged[backend] = work.flags("many_paths", graph.m)
         first = int(np.flatnonzero(flagged[backend])[0])
-        assert f"{flagged[backend].sum()} trigger(s), first at tx_id {first}" in limits.summary(2_000)
+        assert f"{flagged[backend].sum()} trigger(s), first at tx_id {first}" in work.summary(2_000)
     results["host"] = host_features(graph, compiled, 2_000)
     flagged["host"] = (results["host"] == cap).all(axis=1)
     for backend, got in results.items():

@@ -19,7 +19,7 @@ from pathlib import Path
 from blazingaml.ir import nodes as I
 from blazingaml.kernel_results import CREDIT_CAP, CREDIT_LIMIT
 
-from ..source_writer import GRAPH_ARGS, STACK_SLOTS, SourceWriter, _comment_text
+from ..source_writer import CLOSURE_ARRAYS, GRAPH_ARGS, STACK_SLOTS, SourceWriter, _comment_text
 
 KERNEL_NAME = "blazingaml_kernel"
 HOST_LAUNCHER = "blazingaml_launch_on_host"
@@ -39,12 +39,13 @@ PARAMS = (
     + tuple(zip(GRAPH_ARGS, _GRAPH_C_TYPES, strict=True))
     + (("bins_all", "const double*"), ("out", "int*"), ("out_width", "int"), ("overflow", "signed char*"),
        ("overflow_width", "int"),
-       ("max_work", "long long"), ("sliding", "const int*"), ("sliding_width", "int"))
+       ("max_work", "long long"), ("sliding", "const int*"), ("sliding_width", "int"),
+       ("path_steps", "unsigned long long*"))
 )
 NUMPY_DTYPE = {
     "const long long*": "int64", "long long*": "int64", "const int*": "int32", "int*": "int32",
     "const double*": "float64", "const signed char*": "int8", "signed char*": "int8",
-    "long long": "int64", "int": "int32",
+    "long long": "int64", "int": "int32", "unsigned long long*": "uint64",
 }
 
 
@@ -122,6 +123,16 @@ class CudaCodegen(SourceWriter):
     def overflow_code(self) -> str:
         return f"overflow[e * overflow_width + {self.prog_index}]"
 
+    def count_steps(self, d: int, work: str):
+        self.stmt(d, f"atomicAdd(path_steps, (unsigned long long)({work}))")
+
+    CLOSURE_CAPACITY = 256
+    _CLOSURE_TYPES = ("int", "long long", "int", "long long", "int", "int")   # CLOSURE_ARRAYS order
+
+    def closure_tables(self, d: int, v: dict):
+        for key in CLOSURE_ARRAYS:  # declared once per thread at the top of the kernel
+            v[key] = f"cl_{key}"
+
     def lane_skip(self, d: int, position: str):
         self.if_(d, f"(({position}) % lanes) != lane")
         self.stmt(d + 1, "continue")
@@ -154,6 +165,10 @@ class CudaCodegen(SourceWriter):
         if self.mode == "participation":
             self.line(1, "long long credited[BLAZINGAML_CREDIT_CAP];")
             self.line(1, "int ncredited = 0;")
+        if self.pruned_paths:
+            self.comment(1, "path pruning closure table (stamp 0: empty slot)")
+            for key, ctype in zip(CLOSURE_ARRAYS, self._CLOSURE_TYPES):
+                self.line(1, f"{ctype} cl_{key}[{self.CLOSURE_CAPACITY}]{' = {}' if key == 'cs' else ''};")
         self.stmt(1, "(void)lane; (void)ta; (void)tb; (void)wlo; (void)max_work")
         self.programs(1)
         return self.render_braces() + self.host_launcher()

@@ -56,12 +56,13 @@ def build_host_library(source: str) -> ctypes.CDLL:
 
 
 def run_on_host(graph, compiled, max_work: int, hub_lanes: int = 4,
-                hub_threshold: float | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """(per-edge feature matrix [m, columns], overflow codes [m, programs]) computed by the
-    generated CUDA C, run on the CPU."""
+                hub_threshold: float | None = None) -> tuple[np.ndarray, np.ndarray, int]:
+    """(per-edge feature matrix [m, columns], overflow codes [m, programs], path steps) computed
+    by the generated CUDA C, run on the CPU."""
     positions = column_positions(compiled.programs)
     out_all = np.zeros((graph.m, len(compiled.columns)), np.int32)
     overflow_all = np.zeros((graph.m, len(compiled.programs)), np.int8)
+    steps = np.zeros(1, np.uint64)
     inputs = graph_inputs(graph)
     source, jobs = kernel_jobs(graph, compiled, hub_lanes, hub_threshold)
     library = build_host_library(source)
@@ -73,11 +74,12 @@ def run_on_host(graph, compiled, max_work: int, hub_lanes: int = 4,
         for triggers, lanes, blocks in launches(job, hub_lanes):
             values = dict(inputs, order=triggers, n_order=len(triggers), lanes=lanes, bins_all=job.bins, out=out,
                           out_width=job.width, overflow=overflow, overflow_width=overflow.shape[1],
-                          max_work=max_work, sliding=job.sliding, sliding_width=job.sliding.shape[1])
+                          max_work=max_work, sliding=job.sliding, sliding_width=job.sliding.shape[1],
+                          path_steps=steps)
             arguments = ordered_arguments(values, lambda a: ctypes.c_void_p(a.ctypes.data),
                                           lambda ctype, v: _SCALARS[ctype](int(v)))
             launch(ctypes.c_uint(blocks), ctypes.c_uint(THREADS_PER_BLOCK), *arguments)
         overflow_all[:, program_indices(compiled, job.kernel)] = overflow
         for dst, src in kernel_column_slices(job.kernel, positions):
             out_all[:, dst] = out[:, src]
-    return out_all, overflow_all
+    return out_all, overflow_all, int(steps[0])

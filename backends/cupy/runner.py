@@ -52,13 +52,14 @@ def device_name() -> str:
 
 
 def run_on_gpu(graph, compiled, max_work: int, progress=None, hub_lanes: int = HUB_LANES,
-               hub_threshold: float | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """(per-edge feature matrix [m, columns] int32, overflow codes [m, programs]), computed on
-    the current CUDA device."""
+               hub_threshold: float | None = None) -> tuple[np.ndarray, np.ndarray, int]:
+    """(per-edge feature matrix [m, columns] int32, overflow codes [m, programs], path steps),
+    computed on the current CUDA device."""
     cp = require_gpu()
     m = graph.m
     positions = column_positions(compiled.programs)
     overflow_all = np.zeros((m, len(compiled.programs)), np.int8)
+    steps = cp.zeros(1, cp.uint64)
     inputs = {name: cp.asarray(a) for name, a in graph_inputs(graph).items()}   # the graph, copied once
     out_all = cp.zeros((m, len(compiled.columns)), cp.int32)
     source, jobs = kernel_jobs(graph, compiled, hub_lanes, hub_threshold)
@@ -69,7 +70,7 @@ def run_on_gpu(graph, compiled, max_work: int, progress=None, hub_lanes: int = H
         out = cp.zeros((m, job.width), cp.int32)
         overflow = cp.zeros((m, len(job.kernel.programs)), cp.int8)
         per_kernel = dict(bins_all=cp.asarray(job.bins), out=out, out_width=job.width, overflow=overflow,
-                          overflow_width=overflow.shape[1], max_work=max_work, sliding=cp.asarray(job.sliding), sliding_width=job.sliding.shape[1])
+                          overflow_width=overflow.shape[1], max_work=max_work, path_steps=steps, sliding=cp.asarray(job.sliding), sliding_width=job.sliding.shape[1])
         for triggers, lanes, blocks in launches(job, hub_lanes):
             values = dict(inputs, **per_kernel, order=cp.asarray(triggers), n_order=len(triggers), lanes=lanes)
             arguments = ordered_arguments(values, lambda a: a, lambda ctype, v: _SCALAR_DTYPES[ctype](v))
@@ -81,4 +82,4 @@ def run_on_gpu(graph, compiled, max_work: int, progress=None, hub_lanes: int = H
         del out
         if progress is not None:
             progress(len(job.kernel.programs))
-    return cp.asnumpy(out_all), overflow_all   # the features, copied back once
+    return cp.asnumpy(out_all), overflow_all, int(steps.get()[0])   # the features, copied back once

@@ -145,6 +145,7 @@ class PathCount:
     increasing: bool
     filter: object | None
     scan: Scan = Scan()
+    prune: bool = False   # after path_pruning: cut branches that cannot reach `end` (backward closure)
     source: str = ""
 
 

@@ -40,7 +40,8 @@ def _op_lines(op, indent: str) -> list[str]:
     if isinstance(op, I.PathCount):
         return [f"{indent}paths {op.name} = {op.start} ~> {op.end} via {op.direction}, hops {op.min_hops}..{op.max_hops}"
                 f"{', time-increasing' if op.increasing else ''} [depth-first, one per account sequence, "
-                f"{_scan(op.scan)}] where {I.expr_text(op.filter)}"]
+                f"{_scan(op.scan)}{', pruned by backward reachability' if op.prune else ''}] "
+                f"where {I.expr_text(op.filter)}"]
     if isinstance(op, I.Require):
         return [f"{indent}require {I.expr_text(op.cond)}"]
     if isinstance(op, I.Emit):

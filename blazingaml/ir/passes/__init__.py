@@ -6,12 +6,14 @@ from .. import nodes as I
 from .cost import GraphStats, atom_cost
 from .cross_pattern import cross_pattern_fusion, one_kernel_each
 from .intersection import intersection_driver
+from .path_pruning import path_pruning
 from .pushdown import predicate_pushdown
 from .stage_fusion import stage_fusion
 from .window_search import window_search
 from .windowed_aggregates import windowed_aggregates
 
-PROGRAM_PASSES = ("window_search", "predicate_pushdown", "stage_fusion", "intersection_driver", "windowed_aggregates")
+PROGRAM_PASSES = ("window_search", "predicate_pushdown", "stage_fusion", "intersection_driver", "path_pruning",
+                  "windowed_aggregates")
 PASSES = PROGRAM_PASSES + ("cross_pattern_fusion",)
 
 
@@ -27,6 +29,7 @@ def optimize_program(program: I.Program, mode: str = "closing", stats: GraphStat
         ("predicate_pushdown", predicate_pushdown),
         ("stage_fusion", stage_fusion),
         ("intersection_driver", lambda p: intersection_driver(p, atom_cost(p, stats))),
+        ("path_pruning", path_pruning),
         # participation credits each member edge, which the sweep does not list
         ("windowed_aggregates", windowed_aggregates if mode == "closing" else None),
     )
