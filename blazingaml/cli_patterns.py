@@ -40,12 +40,19 @@ def cmd_compile(args) -> int:
         for p in patterns:
             print(I.dump(p))
         return 0
-    compiled = compile_patterns(patterns, mode=args.mode)
+    stats = None
+    if args.input:
+        from .graph import TemporalGraph
+        from .io.transactions import load_transactions
+        from .ir.passes.cost import GraphStats
+
+        stats = GraphStats.of(TemporalGraph.from_table(*load_transactions(args.input)))
+    compiled = compile_patterns(patterns, mode=args.mode, stats=stats)
     if args.emit == "ir":
         for p in compiled.programs:
             print(I.dump(p))
     elif args.emit == "plan":
-        print(render_plan(compiled.kernels))
+        print(render_plan(compiled.kernels, stats, args.input))
     elif args.emit == "numba":
         from .backends.numba_codegen import generate_source
 
@@ -94,10 +101,15 @@ def register(sub, commands: dict, add_common) -> None:
                        description="Show what the compiler makes of pattern files, one stage at a time.",
                        epilog="examples:\n  blazingaml compile patterns/gfp/scatter_gather.pattern --emit plan\n"
                               "  blazingaml compile patterns/gfp/fan.pattern --emit numba\n"
-                              "  blazingaml compile patterns/gfp/cycles.pattern --emit cuda", formatter_class=fmt)
+                              "  blazingaml compile patterns/gfp/cycles.pattern --emit cuda\n"
+                              "  blazingaml compile patterns/typologies --emit plan --input tx.parquet",
+                       formatter_class=fmt)
     p.add_argument("files", nargs="+", help="pattern files or directories")
     p.add_argument("--emit", choices=EMITS, default="plan", help="which stage to print (default: plan)")
     p.add_argument("--mode", choices=["closing", "participation"], default="closing")
+    p.add_argument("--input", metavar="TRANSACTIONS",
+                   help="plan for this graph (a Trans.csv or converted .parquet): the cost model uses its degree "
+                        "and time statistics, as mining does at run time")
     add_common(p)
     commands["compile"] = cmd_compile
 

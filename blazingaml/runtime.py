@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -11,6 +11,7 @@ from .graph import TemporalGraph
 from .ir import nodes as I
 from .ir.lower import lower
 from .ir.passes import optimize
+from .ir.passes.cost import GraphStats
 from .kernel_results import (ON_WORK_LIMIT, WorkReport, can_hit_work_limit, column_positions, program_indices, report,
                              settle_overflow)
 
@@ -27,6 +28,18 @@ class CompiledPatterns:
     kernels: tuple           # optimised, fused kernels (what the numba backend runs)
     columns: list            # output columns in the user's order
     mode: str
+    stats: GraphStats | None = None   # what the cost model knew; None: defaults, re-planned for each graph mined
+    disabled: frozenset = frozenset()
+    optimised: bool = True
+
+    def for_graph(self, graph: TemporalGraph) -> "CompiledPatterns":
+        """The plan re-made with `graph`'s statistics (intersection order, kernel grouping), unless
+        it was made for given statistics or without passes. A kernel whose IR comes out the same
+        is the same cached kernel, so re-planning compiles only what the graph changed."""
+        if not self.optimised or self.stats is not None:
+            return self
+        stats = GraphStats.of(graph)
+        return replace(self, kernels=optimize(self.programs, self.mode, stats, self.disabled), stats=stats)
 
     @property
     def names(self) -> list[str]:
@@ -47,7 +60,7 @@ def compile_patterns(patterns, mode: str = "closing", stats=None, optimise: bool
     programs = tuple(lower(p) for p in patterns)
     kernels = optimize(programs, mode=mode, stats=stats, disabled=disabled) if optimise else (I.Kernel(programs),)
     columns = [c for p in programs for c in p.columns]
-    return CompiledPatterns(programs, kernels, columns, mode)
+    return CompiledPatterns(programs, kernels, columns, mode, stats, frozenset(disabled), optimise)
 
 
 def mine_graph(graph: TemporalGraph, compiled: CompiledPatterns, backend: str = "numba", threads: int | None = None,
@@ -67,6 +80,7 @@ def mine_graph(graph: TemporalGraph, compiled: CompiledPatterns, backend: str = 
         raise BlazingError(f"unknown --on-work-limit '{on_work_limit}'", hint="choose flag or error")
     if graph.m == 0:
         return np.zeros((0, len(compiled.columns)), dtype)
+    compiled = compiled.for_graph(graph)
     if backend == "reference":
         from .backends.reference import ReferenceInterpreter
 

@@ -188,3 +188,20 @@ def test_small_feature_dtypes_saturate(backend, mode):
     assert small.dtype == np.uint8
     assert np.array_equal(small, np.minimum(exact, 255))
     assert np.array_equal(mine_graph(clique(9), compiled, backend=backend, dtype=np.uint16), exact)
+
+
+def _blazingaml(*args):
+    return subprocess.run([sys.executable, "-m", "blazingaml.cli", *args], capture_output=True, text=True)
+
+
+def test_plan_shows_costs_from_the_input_graph(small_world):
+    _, parquet = small_world
+    target = str(ROOT / "patterns" / "gfp" / "scatter_gather.pattern")
+    default = _blazingaml("compile", target, "--emit", "plan")
+    graph = _blazingaml("compile", target, "--emit", "plan", "--input", str(parquet))
+    assert default.returncode == 0 and graph.returncode == 0, graph.stderr
+    assert "cost model: default statistics" in default.stdout
+    assert f"cost model: statistics of {parquet}:" in graph.stdout and "transactions between" in graph.stdout
+    work = [line for line in graph.stdout.splitlines() if "estimated work per trigger" in line]
+    assert work and work != [line for line in default.stdout.splitlines() if "estimated work per trigger" in line]
+    assert "estimated cost of a membership test" in graph.stdout
