@@ -1,8 +1,9 @@
 """Reference interpreter: executes IR programs in plain Python. Slow and obviously correct.
 
-It reads only the meaning of the IR (scans are applied as plain filters, sets are recomputed
-from their definition, paths are enumerated as vertex sequences), so it serves as the oracle
-for every optimised backend.
+It reads only the meaning of the IR (scan plans and pruning marks are ignored, sets are
+recomputed from their definition, paths are enumerated as vertex sequences), so it serves as the
+oracle for every optimised backend. A neighbourhood's window is found by one binary search on
+its time-sorted edges and ends at the trigger, so explaining one alert touches only the window.
 """
 
 from __future__ import annotations
@@ -34,16 +35,16 @@ class _Trigger:
         self.t = int(g.ts[e])
         self.lo = self.t - prog.window_seconds
 
-    def in_window(self, f: int) -> bool:
-        ts = int(self.g.ts[f])
-        return f <= self.e and (ts >= self.lo if self.prog.window_inclusive else ts > self.lo)
-
     def neighbours(self, owner: int, direction: str):
+        """(edge, other account) of `owner`'s window edges in one direction, in time order."""
         adj = self.g.adjacency(direction)
-        for p in range(adj.ptr[owner], adj.ptr[owner + 1]):
+        lo, hi = int(adj.ptr[owner]), int(adj.ptr[owner + 1])
+        side = "left" if self.prog.window_inclusive else "right"
+        for p in range(lo + int(np.searchsorted(adj.ts[lo:hi], self.lo, side=side)), hi):
             f = int(adj.edge[p])
-            if self.in_window(f):
-                yield f, int(adj.nbr[p])
+            if f > self.e:   # edges are numbered in time order: the rest follow the trigger
+                break
+            yield f, int(adj.nbr[p])
 
 
 class _WorkLimit(Exception):
@@ -185,13 +186,11 @@ class ReferenceInterpreter:
     def paths(self, op: I.PathCount, env, tr):
         """Yield the edge lists of paths, one per vertex sequence (greedy earliest edges)."""
         start, end = env[op.start], env[op.end]
-        adj = self.g.adjacency(op.direction)
         work = [0]
 
         def hop_edges(v, x, after_ts, hop):
-            for p in range(adj.ptr[v], adj.ptr[v + 1]):
-                f = int(adj.edge[p])
-                if int(adj.nbr[p]) != x or not tr.in_window(f):
+            for f, y in tr.neighbours(v, op.direction):
+                if y != x:
                     continue
                 if op.increasing and not (after_ts < self.g.ts[f] < tr.t):
                     continue
