@@ -17,6 +17,7 @@ EDGE_ATTRS = {
     "currency_received": CURRENCY, "format": FORMAT, "src": NODE, "dst": NODE,
 }
 MAX_NESTED_LOOPS = 3
+MAX_EXPRESSION_DEPTH = 200   # operators in a chain such as `a + a + ... + a` (checks and codegen recurse)
 MAX_UNORDERED_HOPS = 12
 MAX_HOPS = 64
 RESERVED = {"edge", "hop"}
@@ -116,8 +117,34 @@ class _Checker:
         scope[name] = kind
 
     # ------------------------------------------------------------------ statements
+    def expressions(self):
+        """Every expression of the pattern (trigger, statements), outermost first."""
+        p = self.p
+        yield p.trigger.where
+        for case in p.cases:
+            for s in case.stmts:
+                for attr in ("where", "cond", "value", "when"):
+                    yield getattr(s, attr, None)
+
+    def depth_bound(self, e: A.Expr | None):
+        """Refuse expressions nested deeper than MAX_EXPRESSION_DEPTH (measured without recursion)."""
+        stack = [(e, 1)]
+        while stack:
+            x, depth = stack.pop()
+            if x is None:
+                continue
+            if depth > MAX_EXPRESSION_DEPTH:
+                self.fail(f"expression more than {MAX_EXPRESSION_DEPTH} operators deep", x.pos,
+                          hint="split it over several `require` statements")
+            for child in (getattr(x, "left", None), getattr(x, "right", None), getattr(x, "operand", None),
+                          getattr(x, "arg", None), getattr(x, "element", None)):
+                if isinstance(child, A.Expr):
+                    stack.append((child, depth + 1))
+
     def run(self):
         p = self.p
+        for e in self.expressions():
+            self.depth_bound(e)
         if p.window_seconds <= 0:
             self.fail("the window must be longer than zero", p.pos)
         t = p.trigger
