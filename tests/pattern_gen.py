@@ -342,11 +342,3 @@ class _Generator:
 def random_pattern(choose: Chooser, name: str = "p") -> A.Pattern:
     """A random pattern that passes every static check (its text: `dsl.printer.pattern_text`)."""
     return _Generator(choose).pattern(name)
-
-
-def random_pattern_texts(seed: int, count: int, prefix: str = "p") -> list[str]:
-    """`count` random valid pattern texts from a seeded RNG (reproducible)."""
-    from blazingaml.dsl.printer import pattern_text
-
-    rng = random.Random(seed)
-    return [pattern_text(random_pattern(RandomChooser(rng), f"{prefix}{i}")) for i in range(count)]
