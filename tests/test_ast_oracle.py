@@ -28,7 +28,7 @@ def test_ast_oracle_equals_reference_on_the_library(mode, g):
 
 
 def test_ast_oracle_counts_what_the_language_reference_says():
-    """A hand-checked case: three accounts paying one another round a 3-cycle, then a fan-in."""
+    """A hand-checked case: three accounts paying one another round a 3-cycle."""
     (cycle,) = parse_text("""
 pattern cycle
     window 1d
