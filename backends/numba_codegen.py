@@ -25,6 +25,7 @@ HELPERS = ("ts_lower", "ns_first", "has_window_edge", "bin_index", "divide", "re
 KERNEL_ARGS = ("order",) + GRAPH_ARGS + (
     "bins_all", "out", "row", "colmap", "cap", "overflow", "stamp", "max_work", "sc_node", "sc_edge", "sc_pos",
     "sc_ts", "sliding", "path_steps", "sc_ckey", "sc_cstamp", "sc_cdist", "sc_clate", "sc_cmark", "sc_cfront",
+    "closure_builds",
 )
 CLOSURE_SCRATCH = (("sc_ckey", "int32"), ("sc_cstamp", "int64"), ("sc_cdist", "int32"), ("sc_clate", "int64"),
                    ("sc_cmark", "int32"), ("sc_cfront", "int32"))   # per-thread rows, CLOSURE_ARRAYS order
@@ -57,6 +58,10 @@ class NumbaCodegen(SourceWriter):
     def closure_tables(self, d: int, v: dict):
         for key, (scratch, _) in zip(CLOSURE_ARRAYS, CLOSURE_SCRATCH):
             self.let(d, v.setdefault(key, self.fresh(key)), f"{scratch}[tid]")
+
+    def next_build(self, d: int, var: str):
+        self.stmt(d, "closure_builds[tid] += 1")
+        self.assign(d, var, "closure_builds[tid]")
 
     def path_stacks(self, d: int, v: dict):
         for key, scratch in (("sn", "sc_node"), ("se", "sc_edge"), ("sp", "sc_pos"), ("st", "sc_ts")):

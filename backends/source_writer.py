@@ -144,6 +144,11 @@ class SourceWriter:
         """Bind the per-thread closure table arrays (names in CLOSURE_ARRAYS) for path pruning."""
         raise NotImplementedError
 
+    def next_build(self, d: int, var: str):
+        """Set `var` to a number this thread has not used for a closure build yet (a table slot
+        belongs to a build when its stamp is that number; nothing needs clearing)."""
+        raise NotImplementedError
+
     def new_instance(self, d: int):
         """Start crediting a new pattern instance (participation mode)."""
         raise NotImplementedError
@@ -179,7 +184,6 @@ class SourceWriter:
         self.sliding_index = {}
         self.pruned_paths = sum(isinstance(o, I.PathCount) and o.prune
                                 for p in kernel.programs for c in p.cases for o in c.ops)
-        self.pruned_seen = 0
         for pi, p in enumerate(kernel.programs):
             for c in p.cases:
                 for op in c.ops:
@@ -569,14 +573,13 @@ class SourceWriter:
         self.path_stacks(d, v)
         if op.prune:
             self.closure_tables(d, v)
-            self.pruned_seen += 1
-            v["build"] = self.fresh("build")  # unique per (trigger, path stage): marks this search's table slots
-            self.let(d, v["build"], f"e * {self.pruned_paths} + {self.pruned_seen}")
         self.if_(d, f"{s_node} != {t_node}")
         d += 1
         if op.prune:
             v["pstate"] = self.fresh("closure")  # 0: not built yet, 1: built, 2: too large (no pruning)
             self.let(d, v["pstate"], "0")
+            v["build"] = self.fresh("build")     # this search's closure (set when it is built)
+            self.let(d, v["build"], "0")
         self.let(d, v["lvl"], "0")
         self.let(d, v["work"], "0")
         self.let(d, v["abort"], self.FALSE, "bool")
@@ -684,6 +687,7 @@ class SourceWriter:
         self.comment(d, "path pruning: only accounts that can still reach the end")
         self.if_(d, f"{v['px']} != {t_node}")
         self.if_(d + 1, self.binary("and", f"{v['pstate']} == 0", f"{v['work']} >= {PRUNE_AFTER_STEPS}"))
+        self.next_build(d + 2, v["build"])
         self.if_(d + 2, f"reach_closure({r}ptr, {r}edge, {r}nbr, {r}ts, {t_node}, {op.max_hops - 1}, wlo, "
                         f"{self.incl()}, e, t, {inc}, {v['build']}, {tables}, {cap}, {16 * cap})")
         self.assign(d + 3, v["pstate"], "1")

@@ -153,7 +153,7 @@ def run_numba(graph: TemporalGraph, compiled: CompiledPatterns, threads: int | N
         sliding = sliding_counts(graph, kernel)
         order = trigger_order(graph, kernel)
         fn(order, *arrays, bins, out, graph.row, colmap.astype(np.int64), cap, overflow, stamp, max_work,
-           *scratch[:4], sliding, steps, *scratch[4:])
+           *scratch[:4], sliding, steps, *scratch[4:], np.zeros(nthreads, np.int64))
         overflow_all[:, program_indices(compiled, kernel)] = overflow
         if progress is not None:
             progress(len(kernel.programs))

@@ -178,3 +178,31 @@ pattern cycle
         assert got.sum() == 1 and got[-1, 1] == 1          # the last edge closes the 3-cycle 0 -> 1 -> c -> 0
         steps[label] = work.path_steps
     assert steps["unpruned"] >= 2 * k and steps["pruned"] < 100
+
+
+PATH_IN_LOOP = parse_text("""
+pattern to_each_receiver
+    window 2d
+    bins 1..8
+    trigger a -> b
+    for x in a.in
+    path p = b ~> x via out hops 1..7 increasing
+    emit length(p)
+""")
+
+
+@settings(max_examples=6, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1))
+def test_pruning_a_path_inside_a_loop(seed):
+    """Regression: a path stage inside a loop searches towards a different end on each
+    iteration; each search needs its own closure (a table left from the previous end pruned
+    wrongly)."""
+    from .differential import host_features
+    from .strategies import BASE_TS
+
+    rng = np.random.default_rng(seed)
+    m, n = 120, 10
+    graph = build((rng.integers(0, n, m), rng.integers(0, n, m), BASE_TS + rng.integers(0, 60, m) * 1200, n))
+    expected = mine_graph(graph, compile_patterns(PATH_IN_LOOP, optimise=False), "reference")
+    assert np.array_equal(mine_graph(graph, compile_patterns(PATH_IN_LOOP), "numba"), expected)
+    assert np.array_equal(host_features(graph, compile_patterns(PATH_IN_LOOP), 10**8), expected)

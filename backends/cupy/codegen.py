@@ -133,6 +133,9 @@ class CudaCodegen(SourceWriter):
         for key in CLOSURE_ARRAYS:  # declared once per thread at the top of the kernel
             v[key] = f"cl_{key}"
 
+    def next_build(self, d: int, var: str):
+        self.assign(d, var, "++closure_builds")
+
     def lane_skip(self, d: int, position: str):
         self.if_(d, f"(({position}) % lanes) != lane")
         self.stmt(d + 1, "continue")
@@ -169,6 +172,7 @@ class CudaCodegen(SourceWriter):
             self.comment(1, "path pruning closure table (stamp 0: empty slot)")
             for key, ctype in zip(CLOSURE_ARRAYS, self._CLOSURE_TYPES):
                 self.line(1, f"{ctype} cl_{key}[{self.CLOSURE_CAPACITY}]{' = {}' if key == 'cs' else ''};")
+            self.line(1, "long long closure_builds = 0;")
         self.stmt(1, "(void)lane; (void)ta; (void)tb; (void)wlo; (void)max_work")
         self.programs(1)
         return self.render_braces() + self.host_launcher()
