@@ -93,6 +93,9 @@ def test_random_patterns_long_campaign():
             failures.append({"file": i, "text": text, "graph": [a.tolist() for a in g[:3]] + [n], "found": found})
         patterns += len(parsed)
         compiled += len(parsed) if jit else 0
+        if (i + 1) % 25 == 0:
+            print(f"{i + 1} files, {patterns} patterns, {len(failures)} failing ({time.perf_counter() - t0:.0f} s)",
+                  flush=True)
     summary = {"seed": CAMPAIGN_SEED, "files": files, "patterns": patterns, "patterns_compiled_by_numba": compiled,
                "failures": len(failures), "seconds": round(time.perf_counter() - t0), "first_failures": failures[:5]}
     out = ROOT / "bench" / "out"
