@@ -1,17 +1,18 @@
 """Reference interpreter: executes IR programs in plain Python. Slow and obviously correct.
 
-It reads only the meaning of the IR (scans are applied as plain filters, sets are recomputed
-from their definition, paths are enumerated as vertex sequences), so it serves as the oracle
-for every optimised backend.
+It reads only the meaning of the IR (scan plans and pruning marks are ignored, sets are
+recomputed from their definition, paths are enumerated as vertex sequences), so it serves as the
+oracle for every optimised backend. A neighbourhood's window is found by one binary search on
+its time-sorted edges and ends at the trigger, so explaining one alert touches only the window.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from blazingaml.errors import WorkLimitError
 from blazingaml.graph import TemporalGraph
 from blazingaml.ir import nodes as I
+from blazingaml.kernel_results import WORK_LIMIT
 
 MODES = ("closing", "participation")
 
@@ -34,16 +35,20 @@ class _Trigger:
         self.t = int(g.ts[e])
         self.lo = self.t - prog.window_seconds
 
-    def in_window(self, f: int) -> bool:
-        ts = int(self.g.ts[f])
-        return f <= self.e and (ts >= self.lo if self.prog.window_inclusive else ts > self.lo)
-
     def neighbours(self, owner: int, direction: str):
+        """(edge, other account) of `owner`'s window edges in one direction, in time order."""
         adj = self.g.adjacency(direction)
-        for p in range(adj.ptr[owner], adj.ptr[owner + 1]):
+        lo, hi = int(adj.ptr[owner]), int(adj.ptr[owner + 1])
+        side = "left" if self.prog.window_inclusive else "right"
+        for p in range(lo + int(np.searchsorted(adj.ts[lo:hi], self.lo, side=side)), hi):
             f = int(adj.edge[p])
-            if self.in_window(f):
-                yield f, int(adj.nbr[p])
+            if f > self.e:   # edges are numbered in time order: the rest follow the trigger
+                break
+            yield f, int(adj.nbr[p])
+
+
+class _WorkLimit(Exception):
+    """One trigger's path search exceeded the work bound (recorded in `overflow`, not raised)."""
 
 
 class ReferenceInterpreter:
@@ -52,6 +57,8 @@ class ReferenceInterpreter:
             raise ValueError(f"mode must be one of {MODES}")
         self.g, self.mode, self.max_work = graph, mode, max_work
         self.collect: list | None = None
+        self.overflow = np.zeros((0, 0), np.int8)   # after run(): [m edges, programs] codes (kernel_results)
+        self.path_steps = 0                          # steps of every path search so far
 
     # ------------------------------------------------------------------ expressions
     def value(self, e, env: dict, tr: _Trigger):
@@ -82,8 +89,9 @@ class ReferenceInterpreter:
             if e.op == "or":
                 return self.value(e.left, env, tr) or self.value(e.right, env, tr)
             a, b = self.value(e.left, env, tr), self.value(e.right, env, tr)
-            if e.op == "/":
-                return a / b if b != 0 else float("inf") if a > 0 else float("-inf") if a < 0 else float("nan")
+            if e.op == "/":  # IEEE: x/0 is +-inf (by the sign of zero too), 0/0 is nan
+                with np.errstate(divide="ignore", invalid="ignore"):
+                    return float(np.float64(a) / np.float64(b))
             return {"+": lambda: a + b, "-": lambda: a - b, "*": lambda: a * b, "<": lambda: a < b,
                     "<=": lambda: a <= b, ">": lambda: a > b, ">=": lambda: a >= b, "==": lambda: a == b,
                     "!=": lambda: a != b}[e.op]()
@@ -178,13 +186,11 @@ class ReferenceInterpreter:
     def paths(self, op: I.PathCount, env, tr):
         """Yield the edge lists of paths, one per vertex sequence (greedy earliest edges)."""
         start, end = env[op.start], env[op.end]
-        adj = self.g.adjacency(op.direction)
         work = [0]
 
         def hop_edges(v, x, after_ts, hop):
-            for p in range(adj.ptr[v], adj.ptr[v + 1]):
-                f = int(adj.edge[p])
-                if int(adj.nbr[p]) != x or not tr.in_window(f):
+            for f, y in tr.neighbours(v, op.direction):
+                if y != x:
                     continue
                 if op.increasing and not (after_ts < self.g.ts[f] < tr.t):
                     continue
@@ -203,11 +209,9 @@ class ReferenceInterpreter:
                 if f is None:
                     continue
                 work[0] += 1
+                self.path_steps += 1
                 if work[0] > self.max_work:
-                    raise WorkLimitError(
-                        f"pattern `{tr.prog.name}`: path stage `{op.name}` exceeded {self.max_work:,} steps "
-                        f"for one trigger (tx_id {int(self.g.tx_id[tr.e])})",
-                        hint="tighten the pattern (fewer hops, `increasing`, a shorter window) or raise --max-work")
+                    raise _WorkLimit()
                 if x == end:
                     if hop >= op.min_hops:
                         yield path_edges + [f]
@@ -290,19 +294,26 @@ class ReferenceInterpreter:
         return found
 
     def run(self, programs, edges=None) -> np.ndarray:
-        """Feature matrix [m, total bins] in edge-number order (triggers: `edges`, default all)."""
+        """Feature matrix [m, total bins] in edge-number order (triggers: `edges`, default all).
+
+        A trigger whose path search exceeds `max_work` steps stops there, keeping what it
+        counted so far, and gets code WORK_LIMIT in `self.overflow` [m, programs]."""
         g = self.g
         total = sum(len(p.bins) for p in programs)
         out = np.zeros((g.m, total), dtype=np.int32)
+        self.overflow = np.zeros((g.m, len(programs)), np.int8)
         col0 = 0
-        for prog in programs:
+        for j, prog in enumerate(programs):
             for e in (range(g.m) if edges is None else edges):
                 tr = _Trigger(g, prog, e)
                 env = {prog.trigger_src: int(g.src[e]), prog.trigger_dst: int(g.dst[e]), prog.trigger_edge: e,
                        "#size": {}, "#length": {}, "#sets": {}, "#credit": {}}
                 if not self.truth(prog.trigger_filter, env, tr):
                     continue
-                for case in prog.cases:
-                    self.run_ops(case.ops, {**env, "#case": case.name}, tr, frozenset({e}), out, col0)
+                try:
+                    for case in prog.cases:
+                        self.run_ops(case.ops, {**env, "#case": case.name}, tr, frozenset({e}), out, col0)
+                except _WorkLimit:
+                    self.overflow[e, j] = WORK_LIMIT
             col0 += len(prog.bins)
         return out

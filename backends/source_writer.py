@@ -15,6 +15,7 @@ no user text is pasted in except inside comments (with line breaks removed).
 from __future__ import annotations
 
 from blazingaml.ir import nodes as I
+from blazingaml.kernel_results import WORK_LIMIT
 
 _ATTR_ARRAY = {
     "ts": "ts", "amount_paid": "amount_paid", "amount_received": "amount_received", "pay_currency": "pay_currency",
@@ -39,6 +40,8 @@ def graph_arrays(graph) -> tuple:
             o.ptr, o.edge, o.nbr, o.ts, o.ns_edge, o.ns_nbr, o.ns_ts,
             i.ptr, i.edge, i.nbr, i.ts, i.ns_edge, i.ns_nbr, i.ns_ts)
 STACK_SLOTS = MAX_PATH_HOPS + 2   # per-thread path stacks: level 0 (the start) .. max hops, plus one spare
+PRUNE_AFTER_STEPS = 64            # a path search builds its pruning closure once it has taken this many steps
+CLOSURE_ARRAYS = ("ck", "cs", "cd", "cl", "cm", "cf")   # closure table: key, stamp, dist, late, mark, frontiers
 
 
 class UnsupportedConstruct(ValueError):
@@ -87,7 +90,8 @@ class SourceWriter:
         return f"abs({x})"
 
     def const(self, v: float) -> str:
-        return repr(int(v)) if v.is_integer() and abs(v) < 2**53 else repr(v)
+        # Always a float, as in the reference: integer spelling would overflow where floats do not.
+        return repr(float(v))
 
     def let(self, d: int, name: str, value: str, ty: str = "i64"):
         """Declare and set a new variable (`ty`: i64 or bool)."""
@@ -133,12 +137,32 @@ class SourceWriter:
         """Bind the four per-thread path stacks (node, edge, scan position, timestamp)."""
         raise NotImplementedError
 
+    #: accounts a pruning closure table holds (a power of two; half of it may be filled)
+    CLOSURE_CAPACITY = 1
+
+    def closure_tables(self, d: int, v: dict):
+        """Bind the per-thread closure table arrays (names in CLOSURE_ARRAYS) for path pruning."""
+        raise NotImplementedError
+
+    def next_build(self, d: int, var: str):
+        """Set `var` to a number this thread has not used for a closure build yet (a table slot
+        belongs to a build when its stamp is that number; nothing needs clearing)."""
+        raise NotImplementedError
+
     def new_instance(self, d: int):
         """Start crediting a new pattern instance (participation mode)."""
         raise NotImplementedError
 
     def credit(self, d: int, edge: str, b: str):
         """Participation: add 1 to (edge, b) unless this instance already credited `edge`."""
+        raise NotImplementedError
+
+    def count_steps(self, d: int, work: str):
+        """Add a finished path search's steps to the run's total."""
+        raise NotImplementedError
+
+    def overflow_code(self) -> str:
+        """The overflow code cell of (trigger e, the current program): see blazingaml.kernel_results."""
         raise NotImplementedError
 
     def lane_skip(self, d: int, position: str):
@@ -158,6 +182,8 @@ class SourceWriter:
         self.bins_offset = 0
         self.col_offset = 0
         self.sliding_index = {}
+        self.pruned_paths = sum(isinstance(o, I.PathCount) and o.prune
+                                for p in kernel.programs for c in p.cases for o in c.ops)
         for pi, p in enumerate(kernel.programs):
             for c in p.cases:
                 for op in c.ops:
@@ -545,8 +571,15 @@ class SourceWriter:
                         f"{' increasing' if op.increasing else ''} (depth-first, each account sequence once)"
                         f"{' (' + op.source + ')' if op.source else ''}")
         self.path_stacks(d, v)
+        if op.prune:
+            self.closure_tables(d, v)
         self.if_(d, f"{s_node} != {t_node}")
         d += 1
+        if op.prune:
+            v["pstate"] = self.fresh("closure")  # 0: not built yet, 1: built, 2: too large (no pruning)
+            self.let(d, v["pstate"], "0")
+            v["build"] = self.fresh("build")     # this search's closure (set when it is built)
+            self.let(d, v["build"], "0")
         self.let(d, v["lvl"], "0")
         self.let(d, v["work"], "0")
         self.let(d, v["abort"], self.FALSE, "bool")
@@ -608,9 +641,11 @@ class SourceWriter:
         self.stmt(d3 + 1, "break")
         self.if_(d2, f"{v['first']} != {v['pf']}")
         self.stmt(d2 + 1, "continue")
+        if op.prune:
+            self.prune_check(op, v, d2, t_node)
         self.stmt(d2, f"{v['work']} += 1")
         self.if_(d2, f"{v['work']} > max_work")
-        self.assign(d2 + 1, "overflow[e]", "1")
+        self.assign(d2 + 1, self.overflow_code(), str(WORK_LIMIT))
         self.assign(d2 + 1, v["abort"], self.TRUE)
         self.stmt(d2 + 1, "break")
         self.if_(d2, f"{v['px']} == {t_node}")
@@ -640,6 +675,28 @@ class SourceWriter:
         self.stmt(d1 + 1, "break")
         self.if_(d1, self.not_(v["pushed"]))
         self.stmt(d1 + 1, f"{v['lvl']} -= 1")
+        self.count_steps(d, v["work"])
+
+    def prune_check(self, op: I.PathCount, v: dict, d: int, t_node: str):
+        """Skip an account that cannot reach the path's end in the hops left (see path_pruning);
+        the closure is built once the search has taken PRUNE_AFTER_STEPS steps."""
+        r = self.adj("in" if op.direction == "out" else "out")
+        inc = self.TRUE if op.increasing else self.FALSE
+        tables = ", ".join(v[k] for k in CLOSURE_ARRAYS)
+        cap = self.CLOSURE_CAPACITY
+        self.comment(d, "path pruning: only accounts that can still reach the end")
+        self.if_(d, f"{v['px']} != {t_node}")
+        self.if_(d + 1, self.binary("and", f"{v['pstate']} == 0", f"{v['work']} >= {PRUNE_AFTER_STEPS}"))
+        self.next_build(d + 2, v["build"])
+        self.if_(d + 2, f"reach_closure({r}ptr, {r}edge, {r}nbr, {r}ts, {t_node}, {op.max_hops - 1}, wlo, "
+                        f"{self.incl()}, e, t, {inc}, {v['build']}, {tables}, {cap}, {16 * cap})")
+        self.assign(d + 3, v["pstate"], "1")
+        self.else_(d + 2)
+        self.assign(d + 3, v["pstate"], "2")
+        reach = (f"may_reach({v['ck']}, {v['cs']}, {v['cd']}, {v['cl']}, {cap}, {v['build']}, {v['px']}, "
+                 f"{op.max_hops} - {v['hop']}, ts[{v['pf']}], {inc})")
+        self.if_(d + 1, self.binary("and", f"{v['pstate']} == 1", self.not_(reach)))
+        self.stmt(d + 2, "continue")
 
     # ---- one program per pattern, all sharing the trigger --------------------------------------
     def program(self, prog: I.Program, depth: int):

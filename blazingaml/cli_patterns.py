@@ -40,12 +40,19 @@ def cmd_compile(args) -> int:
         for p in patterns:
             print(I.dump(p))
         return 0
-    compiled = compile_patterns(patterns, mode=args.mode)
+    stats = None
+    if args.input:
+        from .graph import TemporalGraph
+        from .io.transactions import load_transactions
+        from .ir.passes.cost import GraphStats
+
+        stats = GraphStats.of(TemporalGraph.from_table(*load_transactions(args.input)))
+    compiled = compile_patterns(patterns, mode=args.mode, stats=stats)
     if args.emit == "ir":
         for p in compiled.programs:
             print(I.dump(p))
     elif args.emit == "plan":
-        print(render_plan(compiled.kernels))
+        print(render_plan(compiled.kernels, stats, args.input))
     elif args.emit == "numba":
         from .backends.numba_codegen import generate_source
 
@@ -54,8 +61,7 @@ def cmd_compile(args) -> int:
     elif args.emit == "cuda":
         from .backends.cupy.codegen import generate_cuda
 
-        for k in compiled.kernels:
-            print(generate_cuda(k, compiled.mode))
+        print(generate_cuda(compiled.kernels, compiled.mode))
     return 0
 
 
@@ -72,7 +78,7 @@ def cmd_mine(args) -> int:
     log(f"mining {len(patterns)} pattern(s) on {table.num_rows:,} transactions with the {args.backend} backend")
     with bar("mining", total=len(patterns), unit="") as advance:
         mined = mine_table(table, accounts, patterns, backend=args.backend, mode=args.mode, threads=args.threads,
-                           max_work=args.max_work, progress=advance)
+                           max_work=args.max_work, progress=advance, on_work_limit=args.on_work_limit)
     out = Path(args.output)
     with atomic_path(out) as tmp:
         pq.write_table(mined.table, tmp)
@@ -95,17 +101,23 @@ def register(sub, commands: dict, add_common) -> None:
                        description="Show what the compiler makes of pattern files, one stage at a time.",
                        epilog="examples:\n  blazingaml compile patterns/gfp/scatter_gather.pattern --emit plan\n"
                               "  blazingaml compile patterns/gfp/fan.pattern --emit numba\n"
-                              "  blazingaml compile patterns/gfp/cycles.pattern --emit cuda", formatter_class=fmt)
+                              "  blazingaml compile patterns/gfp/cycles.pattern --emit cuda\n"
+                              "  blazingaml compile patterns/typologies --emit plan --input tx.parquet",
+                       formatter_class=fmt)
     p.add_argument("files", nargs="+", help="pattern files or directories")
     p.add_argument("--emit", choices=EMITS, default="plan", help="which stage to print (default: plan)")
     p.add_argument("--mode", choices=["closing", "participation"], default="closing")
+    p.add_argument("--input", metavar="TRANSACTIONS",
+                   help="plan for this graph (a Trans.csv or converted .parquet): the cost model uses its degree "
+                        "and time statistics, as mining does at run time")
     add_common(p)
     commands["compile"] = cmd_compile
 
     p = sub.add_parser("mine", help="mine pattern features: one row per transaction, one column per bin",
                        description="Compile the patterns and mine per-transaction features. The output Parquet has "
                                    "tx_id, then one int32 column per (pattern, bin) named <pattern>.<bin lower edge>, "
-                                   "rows in input order.",
+                                   "then a boolean <pattern>.work_limited per pattern with a path stage, rows in "
+                                   "input order.",
                        epilog="example:\n  blazingaml mine --patterns patterns/gfp --input tx.parquet "
                               "--output features.parquet --threads 2", formatter_class=fmt)
     p.add_argument("--patterns", nargs="+", required=True, help="pattern files or directories")
@@ -116,6 +128,9 @@ def register(sub, commands: dict, add_common) -> None:
                    help="closing: instances each transaction completes (causal, default); participation: "
                         "instances each transaction takes part in (uses later transactions)")
     p.add_argument("--max-work", type=int, default=2_000_000, help="per-trigger step bound for path stages")
+    p.add_argument("--on-work-limit", choices=["flag", "error"], default="flag",
+                   help="a trigger over --max-work: flag (default) saturates its counts and marks it in "
+                        "<pattern>.work_limited; error stops the run")
     add_common(p)
     commands["mine"] = cmd_mine
 

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
-from .errors import BlazingError, WorkLimitError
+from .errors import BlazingError
 from .graph import TemporalGraph
 from .ir import nodes as I
 from .ir.lower import lower
 from .ir.passes import optimize
+from .ir.passes.cost import GraphStats
+from .kernel_results import (ON_WORK_LIMIT, WorkReport, can_hit_work_limit, column_positions, program_indices, report,
+                             settle_overflow)
 
 BACKENDS = ("numba", "reference", "cupy")
 MODES = ("closing", "participation")
@@ -25,96 +28,106 @@ class CompiledPatterns:
     kernels: tuple           # optimised, fused kernels (what the numba backend runs)
     columns: list            # output columns in the user's order
     mode: str
+    stats: GraphStats | None = None   # what the cost model knew; None: defaults, re-planned for each graph mined
+    disabled: frozenset = frozenset()
+    optimised: bool = True
+
+    def for_graph(self, graph: TemporalGraph) -> "CompiledPatterns":
+        """The plan re-made with `graph`'s statistics (intersection order, kernel grouping), unless
+        it was made for given statistics or without passes. A kernel whose IR comes out the same
+        is the same cached kernel, so re-planning compiles only what the graph changed."""
+        if not self.optimised or self.stats is not None:
+            return self
+        stats = GraphStats.of(graph)
+        return replace(self, kernels=optimize(self.programs, self.mode, stats, self.disabled), stats=stats)
 
     @property
     def names(self) -> list[str]:
         return [p.name for p in self.programs]
 
+    @property
+    def work_limited(self) -> list[str]:
+        """Patterns whose triggers the work bound can stop (those with a path stage)."""
+        return [p.name for p in self.programs if can_hit_work_limit(p)]
 
-def compile_patterns(patterns, mode: str = "closing", stats=None, optimise: bool = True) -> CompiledPatterns:
-    """Lower checked AST patterns and run the optimiser passes."""
+
+def compile_patterns(patterns, mode: str = "closing", stats=None, optimise: bool = True,
+                     disabled=frozenset()) -> CompiledPatterns:
+    """Lower checked AST patterns and run the optimiser passes (all of them, none with
+    `optimise=False`, or all but those named in `disabled`)."""
     if mode not in MODES:
         raise BlazingError(f"unknown feature mode '{mode}'", hint="choose closing or participation")
     programs = tuple(lower(p) for p in patterns)
-    kernels = optimize(programs, mode=mode, stats=stats) if optimise else (I.Kernel(programs),)
+    kernels = optimize(programs, mode=mode, stats=stats, disabled=disabled) if optimise else (I.Kernel(programs),)
     columns = [c for p in programs for c in p.columns]
-    return CompiledPatterns(programs, kernels, columns, mode)
-
-
-def _column_positions(compiled: CompiledPatterns) -> dict[str, int]:
-    pos, col = {}, 0
-    for p in compiled.programs:
-        pos[p.name] = col
-        col += len(p.bins)
-    return pos
+    return CompiledPatterns(programs, kernels, columns, mode, stats, frozenset(disabled), optimise)
 
 
 def mine_graph(graph: TemporalGraph, compiled: CompiledPatterns, backend: str = "numba", threads: int | None = None,
-               max_work: int = DEFAULT_MAX_WORK, progress=None, dtype=np.int32) -> np.ndarray:
+               max_work: int = DEFAULT_MAX_WORK, progress=None, dtype=np.int32, on_work_limit: str = "flag",
+               work: WorkReport | None = None) -> np.ndarray:
     """Feature matrix [m, len(columns)] in input-row order.
 
     `dtype` int32 (default) keeps exact counts; a smaller unsigned type (uint16 for model features)
-    saturates each count at the type's maximum and takes a half or a quarter of the memory."""
+    saturates each count at the type's maximum and takes a half or a quarter of the memory.
+    A trigger whose path search exceeds `max_work` steps stops the run (`on_work_limit="error"`)
+    or gets the type's maximum in that pattern's bins and is recorded in `work` ("flag", the
+    default; a warning names how many and the first tx_id). `work` also adds up path steps."""
     dtype = np.dtype(dtype)
-    cap = int(np.iinfo(dtype).max)
     if backend not in BACKENDS:
         raise BlazingError(f"unknown backend '{backend}'", hint="choose numba, cupy or reference")
-    total = len(compiled.columns)
+    if on_work_limit not in ON_WORK_LIMIT:
+        raise BlazingError(f"unknown --on-work-limit '{on_work_limit}'", hint="choose flag or error")
     if graph.m == 0:
-        return np.zeros((0, total), dtype)
+        return np.zeros((0, len(compiled.columns)), dtype)
+    compiled = compiled.for_graph(graph)
     if backend == "reference":
         from .backends.reference import ReferenceInterpreter
 
-        per_edge = ReferenceInterpreter(graph, compiled.mode, max_work=max_work).run(compiled.programs)
-        return _saturate(graph.to_input_order(per_edge), dtype, cap)
-    if backend == "cupy":
+        interpreter = ReferenceInterpreter(graph, compiled.mode, max_work=max_work)
+        values = graph.to_input_order(interpreter.run(compiled.programs))
+        overflow, steps = interpreter.overflow, interpreter.path_steps
+    elif backend == "cupy":
         from .backends.cupy.runner import run_on_gpu
 
-        return _saturate(graph.to_input_order(run_on_gpu(graph, compiled, max_work, progress)), dtype, cap)
-    return _run_numba(graph, compiled, threads, max_work, progress, dtype, cap)
+        per_edge, overflow, steps = run_on_gpu(graph, compiled, max_work, progress)
+        values = graph.to_input_order(per_edge)
+    else:
+        values, overflow, steps = run_numba(graph, compiled, threads, max_work, progress, dtype)
+    return settle(graph, compiled, values, overflow, steps, max_work, on_work_limit, work, dtype)
 
 
-def _saturate(values: np.ndarray, dtype: np.dtype, cap: int) -> np.ndarray:
+def settle(graph: TemporalGraph, compiled: CompiledPatterns, values: np.ndarray, overflow: np.ndarray,
+           path_steps: int, max_work: int, on_work_limit: str = "flag", work: WorkReport | None = None,
+           dtype=np.int32) -> np.ndarray:
+    """A backend's raw result (features in input order, overflow codes [m edges, programs], path
+    steps) as `mine_graph` returns it: work limits raised or saturated and flagged (see
+    kernel_results), counts saturated at `dtype`'s maximum."""
+    work = WorkReport() if work is None else work
+    work.path_steps += int(path_steps)
+    flagged = len(work.rows)
+    columns = list(column_positions(compiled.programs).values())
+    settle_overflow(graph, compiled.programs, overflow, values, columns, graph.row, max_work, on_work_limit, work)
+    if len(work.rows) > flagged:
+        report(work, max_work)
+    dtype = np.dtype(dtype)
     if values.dtype == dtype:
         return values
-    return np.minimum(values, cap).astype(dtype)
+    return np.minimum(values, np.iinfo(dtype).max).astype(dtype)
 
 
-def kernel_column_slices(kernel: I.Kernel, positions: dict[str, int]) -> list[tuple[slice, slice]]:
-    """(columns of the full feature matrix, columns of the kernel's output) for each program."""
-    pairs, col = [], 0
-    for p in kernel.programs:
-        k = len(p.bins)
-        pairs.append((slice(positions[p.name], positions[p.name] + k), slice(col, col + k)))
-        col += k
-    return pairs
+def run_numba(graph: TemporalGraph, compiled: CompiledPatterns, threads: int | None = None,
+              max_work: int = DEFAULT_MAX_WORK, progress=None, dtype=np.int32,
+              jit: bool = True) -> tuple[np.ndarray, np.ndarray, int]:
+    """The numba backend: (feature matrix in input order, overflow codes [m edges, programs],
+    path steps).
 
-
-def check_overflow(graph: TemporalGraph, kernel: I.Kernel, overflow: np.ndarray, max_work: int):
-    """Turn a kernel's per-trigger overflow codes into one clear error (1: path work, 2: GPU credit list)."""
-    if not overflow.any():
-        return
-    names = ", ".join(p.name for p in kernel.programs)
-    hit = np.flatnonzero(overflow == 1)
-    if len(hit):
-        raise WorkLimitError(
-            f"a path stage in {names} exceeded {max_work:,} steps for {len(hit):,} trigger(s), first at tx_id "
-            f"{int(graph.tx_id[hit[0]])}",
-            hint="tighten the pattern (fewer hops, `increasing`, a shorter window) or raise --max-work")
-    hit = np.flatnonzero(overflow == 2)
-    from .backends.cupy.codegen import CREDIT_CAP
-
-    raise WorkLimitError(
-        f"in participation mode a pattern instance of {names} credits more than {CREDIT_CAP} edges, the GPU "
-        f"kernel's per-thread limit ({len(hit):,} trigger(s), first at tx_id {int(graph.tx_id[hit[0]])})",
-        hint="run participation features for this pattern set with --backend numba, or use --mode closing")
-
-
-def _run_numba(graph, compiled, threads, max_work, progress, dtype, cap) -> np.ndarray:
-    """Kernels write straight into the input-ordered feature matrix (see NumbaCodegen)."""
+    Kernels write straight into the input-ordered feature matrix (see NumbaCodegen). With
+    `jit=False` the same generated source runs as plain Python, one trigger at a time (for
+    debugging generated code, and for tests that cannot afford a compile per pattern)."""
     import numba
 
-    from .backends.numba_codegen import load_kernel
+    from .backends.numba_codegen import CLOSURE_SCRATCH, NumbaCodegen, interpret_kernel, load_kernel
     from .backends.source_writer import STACK_SLOTS, graph_arrays
     from .backends.sliding import sliding_counts
     from .ir.passes.schedule import trigger_order
@@ -122,21 +135,26 @@ def _run_numba(graph, compiled, threads, max_work, progress, dtype, cap) -> np.n
     if threads:
         numba.set_num_threads(min(int(threads), numba.config.NUMBA_NUM_THREADS))
     nthreads = numba.get_num_threads()
-    positions = _column_positions(compiled)
+    dtype = np.dtype(dtype)
+    cap = int(np.iinfo(dtype).max)
+    positions = column_positions(compiled.programs)
     out = np.zeros((graph.m, len(compiled.columns)), dtype)
+    overflow_all = np.zeros((graph.m, len(compiled.programs)), np.int8)
+    steps = np.zeros(nthreads, np.int64)   # path steps, per thread (no atomics)
     arrays = graph_arrays(graph)
     for kernel in compiled.kernels:
-        fn, _ = load_kernel(kernel, compiled.mode)
+        fn = load_kernel(kernel, compiled.mode)[0] if jit else interpret_kernel(kernel, compiled.mode)
         bins = np.concatenate([np.asarray(p.bins, np.float64) for p in kernel.programs])
         colmap = np.concatenate([np.arange(positions[p.name], positions[p.name] + len(p.bins)) for p in kernel.programs])
-        overflow = np.zeros(graph.m, np.int8)
+        overflow = np.zeros((graph.m, len(kernel.programs)), np.int8)
         stamp = np.zeros(graph.m if compiled.mode == "participation" else 1, np.int64)
         scratch = [np.zeros((nthreads, STACK_SLOTS), np.int64) for _ in range(4)]
+        scratch += [np.zeros((nthreads, NumbaCodegen.CLOSURE_CAPACITY), dtype) for _, dtype in CLOSURE_SCRATCH]
         sliding = sliding_counts(graph, kernel)
         order = trigger_order(graph, kernel)
-        fn(order, *arrays, bins, out, graph.row, colmap.astype(np.int64), cap, overflow, stamp, max_work, *scratch,
-           sliding)
-        check_overflow(graph, kernel, overflow, max_work)
+        fn(order, *arrays, bins, out, graph.row, colmap.astype(np.int64), cap, overflow, stamp, max_work,
+           *scratch[:4], sliding, steps, *scratch[4:], np.zeros(nthreads, np.int64))
+        overflow_all[:, program_indices(compiled, kernel)] = overflow
         if progress is not None:
             progress(len(kernel.programs))
-    return out
+    return out, overflow_all, int(steps.sum())

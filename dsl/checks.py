@@ -7,8 +7,9 @@ from blazingaml.io.vocab import CURRENCIES, PAYMENT_FORMATS
 from . import ast as A
 from .errors import PatternError
 
-NODE, EDGE, SET, PATH, NUM, BOOL, STR, CURRENCY, FORMAT, BANK = (
-    "node", "edge", "set", "path", "number", "condition", "string", "currency", "payment format", "bank")
+NODE, EDGE, SET, EDGE_SET, PATH, NUM, BOOL, STR, CURRENCY, FORMAT, BANK = (
+    "node", "edge", "set", "edges stage", "path", "number", "condition", "string", "currency", "payment format",
+    "bank")
 
 NODE_ATTRS = {"bank": BANK}
 EDGE_ATTRS = {
@@ -16,6 +17,7 @@ EDGE_ATTRS = {
     "currency_received": CURRENCY, "format": FORMAT, "src": NODE, "dst": NODE,
 }
 MAX_NESTED_LOOPS = 3
+MAX_EXPRESSION_DEPTH = 200   # operators in a chain such as `a + a + ... + a` (checks and codegen recurse)
 MAX_UNORDERED_HOPS = 12
 MAX_HOPS = 64
 RESERVED = {"edge", "hop"}
@@ -70,7 +72,7 @@ class _Checker:
             want = {"size": SET, "length": PATH, "abs": NUM}.get(e.func)
             if want is None:
                 self.fail(f"unknown function `{e.func}`", e.pos, hint="functions: size(SET), length(PATH), abs(x)")
-            if t != want:
+            if t != want and not (e.func == "size" and t == EDGE_SET):
                 self.fail(f"{e.func}() takes a {want}, got a {t}", e.pos)
             if e.func in ("size", "length") and not isinstance(e.arg, A.Name):
                 self.fail(f"{e.func}() takes the name of a stage", e.pos)
@@ -82,11 +84,9 @@ class _Checker:
                 self.fail(f"`{e.op}` needs a {want}, got a {t}", e.pos)
             return want
         if isinstance(e, A.Member):
-            if self.type_of(e.element, scope) != NODE:
-                self.fail("only nodes can be tested with `in`", e.pos)
-            if scope.get(e.set_name) != SET:
-                self.fail(f"`{e.set_name}` is not a set stage defined before this point", e.pos,
-                          hint="define it with `stage NAME = nodes x in ...` earlier in the pattern")
+            if not isinstance(e.element, A.Name) or self.type_of(e.element, scope) != NODE:
+                self.fail("only a node's name can be tested with `in`", e.pos, hint="for example: x in mids")
+            self.node_set(scope, e.set_name, e.pos)
             return BOOL
         if isinstance(e, A.Binary):
             lt, rt = self.type_of(e.left, scope), self.type_of(e.right, scope)
@@ -112,7 +112,7 @@ class _Checker:
                     if other_e.value not in vocab:
                         self.fail(f"unknown {side} \"{other_e.value}\"", other_e.pos, hint="known: " + ", ".join(vocab))
                     return BOOL
-            if lt != rt or lt in (STR, SET, PATH):
+            if lt != rt or lt in (STR, SET, EDGE_SET, PATH):
                 self.fail(f"cannot compare a {lt} with a {rt}", e.pos)
             return BOOL
         raise AssertionError(f"unknown expression {e!r}")
@@ -134,8 +134,34 @@ class _Checker:
         scope[name] = kind
 
     # ------------------------------------------------------------------ statements
+    def expressions(self):
+        """Every expression of the pattern (trigger, statements), outermost first."""
+        p = self.p
+        yield p.trigger.where
+        for case in p.cases:
+            for s in case.stmts:
+                for attr in ("where", "cond", "value", "when"):
+                    yield getattr(s, attr, None)
+
+    def depth_bound(self, e: A.Expr | None):
+        """Refuse expressions nested deeper than MAX_EXPRESSION_DEPTH (measured without recursion)."""
+        stack = [(e, 1)]
+        while stack:
+            x, depth = stack.pop()
+            if x is None:
+                continue
+            if depth > MAX_EXPRESSION_DEPTH:
+                self.fail(f"expression more than {MAX_EXPRESSION_DEPTH} operators deep", x.pos,
+                          hint="split it over several `require` statements")
+            for child in (getattr(x, "left", None), getattr(x, "right", None), getattr(x, "operand", None),
+                          getattr(x, "arg", None), getattr(x, "element", None)):
+                if isinstance(child, A.Expr):
+                    stack.append((child, depth + 1))
+
     def run(self):
         p = self.p
+        for e in self.expressions():
+            self.depth_bound(e)
         if p.window_seconds <= 0:
             self.fail("the window must be longer than zero", p.pos)
         t = p.trigger
@@ -219,13 +245,20 @@ class _Checker:
                         self.bind(inner, atom.edge, EDGE, atom.pos)
                         binds_edges = True
                 else:
-                    if scope.get(atom.name) != SET:
-                        self.fail(f"`{atom.name}` is not a set stage defined before this point", atom.pos,
-                                  hint="stages can only use sets defined above them")
+                    self.node_set(scope, atom.name, atom.pos)
         if binds_edges and len(s.terms) > 1:
             self.fail("edges can be named (`as e`) only in an intersection, not in a union", s.pos)
         self.condition(s.where, inner, "`where` condition")
-        self.bind(scope, s.name, SET, s.pos)
+        self.bind(scope, s.name, SET if s.kind == "nodes" else EDGE_SET, s.pos)
+
+    def node_set(self, scope: dict, name: str, pos: A.Pos):
+        """`name` must be a `nodes` stage defined above (its members are accounts)."""
+        if scope.get(name) == EDGE_SET:
+            self.fail(f"`{name}` is an `edges` stage: it has a size, not members", pos,
+                      hint="membership and set expressions need a `nodes` stage")
+        if scope.get(name) != SET:
+            self.fail(f"`{name}` is not a set stage defined before this point", pos,
+                      hint="define it above this point with `stage NAME = nodes x in ...`")
 
     def path(self, s: A.PathStage, scope: dict):
         self.node(scope, s.start, s.pos)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import math
 import os
+import re
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
@@ -16,6 +18,9 @@ from .errors import PatternError, PatternSyntaxError
 
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 MAX_BINS = 256
+MAX_NESTING = 64            # parentheses, or `not` / unary minus in a row
+MAX_NUMBER = 2.0 ** 53      # numbers and durations (in seconds) are exact doubles below this
+_PREFIX_RUN = re.compile(r"(?:\bnot\b\s*|-\s*){%d,}" % (MAX_NESTING + 1))
 
 # What the user should read instead of lark's terminal names.
 _FRIENDLY = {
@@ -38,9 +43,30 @@ def _pos(meta_or_token) -> A.Pos:
     return A.Pos(line, column)
 
 
+def _too_large(token: Token, what: str):
+    raise PatternError(f"{what} {str(token)[:24]}{'...' if len(str(token)) > 24 else ''} is too large",
+                       line=getattr(token, "line", 0) or 0, column=getattr(token, "column", 0) or 0,
+                       hint=f"numbers and durations must stay below {int(MAX_NUMBER):,} (seconds)")
+
+
+def _number(token: Token, what: str = "the number") -> float:
+    value = float(str(token)) if len(str(token)) < 40 else math.inf
+    if not value < MAX_NUMBER:
+        _too_large(token, what)
+    return value
+
+
+def _whole(token: Token, what: str) -> int:
+    return int(_number(token, what))
+
+
 def _duration(token: Token) -> A.Duration:
     text = str(token)
-    return A.Duration(_pos(token), int(round(float(text[:-1]) * _UNITS[text[-1]])), text)
+    seconds = _number(Token(token.type, text[:-1], line=token.line, column=token.column), "the duration") \
+        * _UNITS[text[-1]]
+    if not seconds < MAX_NUMBER:
+        _too_large(token, "the duration")
+    return A.Duration(_pos(token), int(round(seconds)), text)
 
 
 class _ToAst(Transformer):
@@ -55,7 +81,7 @@ class _ToAst(Transformer):
     # ------------------------------------------------------------------ expressions
     @v_args(inline=True)
     def number(self, tok):
-        return A.Number(_pos(tok), float(tok))
+        return A.Number(_pos(tok), _number(tok))
 
     @v_args(inline=True)
     def duration(self, tok):
@@ -161,7 +187,7 @@ class _ToAst(Transformer):
     def path_stmt(self, meta, items):
         items = list(items)
         name, start, end, direction, lo, hi = (str(items[0]), str(items[1]), str(items[2]), str(items[3]),
-                                               int(items[4]), int(items[5]))
+                                               _whole(items[4], "the hop count"), _whole(items[5], "the hop count"))
         rest = items[6:]
         increasing = bool(rest) and isinstance(rest[0], Token) and rest[0].type == "INCREASING"
         if increasing:
@@ -209,7 +235,7 @@ class _ToAst(Transformer):
 
     @v_args(meta=True)
     def bin_range(self, meta, items):
-        lo, hi = int(items[0]), int(items[1])
+        lo, hi = _whole(items[0], "the bin edge"), _whole(items[1], "the bin edge")
         if hi < lo:
             self._error(f"empty bin range {lo}..{hi}", meta, hint="write the smaller edge first: bins 2..30")
         if hi - lo + 1 > MAX_BINS:
@@ -218,7 +244,7 @@ class _ToAst(Transformer):
 
     @v_args(meta=True)
     def bin_list(self, meta, items):
-        edges = tuple(int(x) for x in items)
+        edges = tuple(_whole(x, "the bin edge") for x in items)
         if any(b <= a for a, b in zip(edges, edges[1:])):
             self._error("bin edges must increase", meta, hint="for example: bins 2, 3, 5, 10")
         return edges
@@ -283,8 +309,28 @@ def _keyword(terminal: str) -> str:
     return names.get(terminal, terminal.lower())
 
 
+def _check_nesting(text: str, source: str):
+    """Refuse nesting deeper than MAX_NESTING before parsing (the tree walk would otherwise
+    recurse, and slowly, through thousands of levels)."""
+    depth = 0
+    for i, char in enumerate(text):
+        depth += (char == "(") - (char == ")")
+        if depth > MAX_NESTING:
+            break
+    else:
+        run = _PREFIX_RUN.search(text)
+        if not run:
+            return
+        i = run.start()
+    line = text.count("\n", 0, i) + 1
+    column = i - (text.rfind("\n", 0, i) + 1) + 1
+    raise PatternSyntaxError(f"expression nested more than {MAX_NESTING} deep", source, line, column, text,
+                             hint="split the condition, or write it without so many parentheses")
+
+
 def parse_text(text: str, source: str = "<pattern>") -> list[A.Pattern]:
     """Parse and check pattern text; raise PatternSyntaxError / PatternError on mistakes."""
+    _check_nesting(text, source)
     try:
         tree = _parser().parse(text)
     except UnexpectedInput as exc:
@@ -294,7 +340,10 @@ def parse_text(text: str, source: str = "<pattern>") -> list[A.Pattern]:
         patterns = _ToAst(source, text).transform(tree)
     except VisitError as exc:
         if isinstance(exc.orig_exc, PatternError):
-            raise exc.orig_exc from None
+            error = exc.orig_exc
+            if error.source == "<pattern>" and error.line:   # raised without the file: add it
+                error = PatternError(error.message, source, error.line, error.column, text, error.hint)
+            raise error from None
         raise
     names = set()
     for p in patterns:

@@ -14,16 +14,17 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from blazingaml.backends.cupy.codegen import CREDIT_CAP, generate_cuda
-from blazingaml.backends.cupy.host import run_on_host
+from blazingaml.backends.cupy.codegen import generate_cuda
 from blazingaml.backends.source_writer import UnsupportedConstruct
 from blazingaml.dsl.parser import load_patterns, parse_text
 from blazingaml.errors import WorkLimitError
 from blazingaml.graph import TemporalGraph
 from blazingaml.ir import nodes as I
+from blazingaml.kernel_results import CREDIT_CAP
 from blazingaml.runtime import compile_patterns, mine_graph
 
 from .conftest import ROOT, gpu_available
+from .differential import host_features
 from .strategies import BASE_TS, build, differing_patterns, temporal_graphs
 
 LIBRARY = load_patterns([ROOT / "patterns"])
@@ -40,8 +41,7 @@ def test_cuda_on_host_equals_reference(compiled, g, split_every_hub, lanes):
     optimised, plain = compiled
     graph = build(g)
     expected = mine_graph(graph, plain, backend="reference")
-    got = graph.to_input_order(run_on_host(graph, optimised, max_work=2_000_000, hub_lanes=lanes,
-                                           hub_threshold=0.0 if split_every_hub else None))
+    got = host_features(graph, optimised, 2_000_000, lanes, 0.0 if split_every_hub else None)
     bad = differing_patterns(expected, got, optimised.columns)
     assert not bad, f"CUDA C (host shim) differs from reference for {bad}"
 
@@ -53,32 +53,57 @@ def test_unoptimised_cuda_equals_reference():
     for _ in range(4):
         m, n = 50, 8
         graph = build((rng.integers(0, n, m), rng.integers(0, n, m), BASE_TS + rng.integers(0, 80, m) * 1800, n))
-        got = graph.to_input_order(run_on_host(graph, plain, max_work=2_000_000, hub_threshold=0.0))
+        got = host_features(graph, plain, 2_000_000, hub_threshold=0.0)
         assert not differing_patterns(mine_graph(graph, plain, "reference"), got, plain.columns)
 
 
 NVCC = shutil.which("nvcc")
 
 
+def _nvcc(path, archs=("80", "90")):
+    gencode = [flag for a in archs for flag in ("-gencode", f"arch=compute_{a},code=sm_{a}")]
+    return subprocess.run([NVCC, "-c", *gencode, "-o", str(path.with_suffix(".o")), str(path)],
+                          capture_output=True, text=True)
+
+
 @pytest.mark.skipif(NVCC is None, reason="nvcc not on PATH")
-@pytest.mark.parametrize("mode", ["closing", "participation"])
-def test_every_library_kernel_compiles_with_nvcc(tmp_path, mode):
-    compiled = compile_patterns(LIBRARY, mode=mode)
-    for i, kernel in enumerate(compiled.kernels):
-        path = tmp_path / f"k{i}.cu"
-        path.write_text(generate_cuda(kernel, mode))
-        done = subprocess.run(
-            [NVCC, "-c", "-gencode", "arch=compute_80,code=sm_80", "-gencode", "arch=compute_90,code=sm_90",
-             "-o", str(tmp_path / f"k{i}.o"), str(path)], capture_output=True, text=True)
-        assert done.returncode == 0, done.stderr[-3000:]
-        assert "warning" not in done.stderr.lower(), done.stderr[-3000:]
+def test_emitted_cuda_of_every_library_file_compiles_as_printed(tmp_path):
+    """`blazingaml compile FILE --emit cuda` prints one translation unit (helpers once, a distinct
+    name per kernel) that nvcc compiles without warnings: every library file, and the whole
+    library in both modes for sm_80 and sm_90."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    jobs = [(f, "closing", ("90",)) for f in sorted((ROOT / "patterns").rglob("*.pattern"))]
+    jobs += [(ROOT / "patterns", mode, ("80", "90")) for mode in ("closing", "participation")]
+    sources = []
+    for i, (target, mode, archs) in enumerate(jobs):
+        done = _cli("compile", str(target), "--emit", "cuda", "--mode", mode)
+        assert done.returncode == 0, done.stderr
+        path = tmp_path / f"emitted{i}.cu"
+        path.write_text(done.stdout)
+        sources.append((path, archs))
+    with ThreadPoolExecutor(2) as pool:
+        results = list(pool.map(lambda job: _nvcc(*job), sources))
+    for (target, mode, _), done in zip(jobs, results):
+        assert done.returncode == 0, f"{target} ({mode}):\n{done.stderr[-3000:]}"
+        assert "warning" not in done.stderr.lower(), f"{target} ({mode}):\n{done.stderr[-3000:]}"
+
+
+def test_multi_kernel_source_names_each_kernel_once():
+    compiled = compile_patterns(load_patterns([ROOT / "patterns" / "typologies" / "chains.pattern"]))
+    assert len(compiled.kernels) == 2
+    source = generate_cuda(compiled.kernels)
+    assert source.count("__device__ __forceinline__ long long ts_lower(") == 1
+    for number in (1, 2):
+        assert source.count(f'extern "C" __global__ void blazingaml_kernel_{number}(') == 1
+        assert source.count(f'extern "C" void blazingaml_launch_on_host_{number}(') == 1
 
 
 def test_generated_source_is_self_contained_and_readable():
     compiled = compile_patterns(load_patterns([ROOT / "patterns" / "gfp" / "cycles.pattern"]))
-    source = generate_cuda(compiled.kernels[0])
+    source = generate_cuda(compiled.kernels)
     assert "#include" not in source.split("#ifdef BLAZINGAML_HOST_SHIM")[0]   # NVRTC needs no include path
-    assert 'extern "C" __global__ void blazingaml_kernel(' in source
+    assert 'extern "C" __global__ void blazingaml_kernel_1(' in source
     assert "// ---- pattern temporal_cycle" in source and "// path " in source
     assert "atomicAdd(&out[" in source
 
@@ -89,7 +114,7 @@ def test_unsupported_construct_is_named():
     bad_emit = I.replace(emit, value=I.Binary("%", emit.value, I.Const(2.0)))
     bad = I.replace(prog, cases=(I.replace(prog.cases[0], ops=prog.cases[0].ops[:-1] + (bad_emit,)),))
     with pytest.raises(UnsupportedConstruct, match="operator '%'"):
-        generate_cuda(I.Kernel((bad,)))
+        generate_cuda((I.Kernel((bad,)),))
 
 
 FAN_IN = """
@@ -109,8 +134,8 @@ def test_participation_credit_limit_is_reported_not_dropped():
     graph = TemporalGraph.from_arrays(src, np.zeros(k, int), BASE_TS + np.arange(k) * 60, n=k + 1)
     compiled = compile_patterns(parse_text(FAN_IN), mode="participation")
     with pytest.raises(WorkLimitError, match=f"more than {CREDIT_CAP} edges"):
-        run_on_host(graph, compiled, max_work=1000)
-    ok = graph.to_input_order(run_on_host(graph, compile_patterns(parse_text(FAN_IN)), max_work=1000))
+        host_features(graph, compiled, 1000)
+    ok = host_features(graph, compile_patterns(parse_text(FAN_IN)), 1000)
     assert np.array_equal(ok, mine_graph(graph, compile_patterns(parse_text(FAN_IN)), "reference"))
 
 

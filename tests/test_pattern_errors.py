@@ -39,6 +39,21 @@ CASES = [
     (HEAD + "    stage s = nodes x in a.out | b.in as f\n    emit 1\n", "only in an intersection", 4, None),
     (HEAD + "    path p = b ~> a via out hops 3..1\n    emit 1\n", "bad hop range", 4, "hops 1..9"),
     (HEAD + "    emit 1\n" + HEAD + "    emit 2\n", "defined twice", 5, None),
+    # an `edges` stage has a size but no members (random-pattern testing found the hole)
+    (HEAD + "    stage s = edges x in a.out\n    emit 1 when b in s\n", "has a size, not members", 5, "nodes"),
+    (HEAD + "    stage s = edges x in a.out\n    stage t = nodes y in b.in & s\n    emit 1\n",
+     "has a size, not members", 5, "nodes"),
+    (HEAD + "    stage s = nodes x in a.out\n    emit 1 when e.src in s\n", "node's name", 5, "x in mids"),
+    # found by bench/fuzz_patterns.py: deep nesting crashed (RecursionError) or took seconds, huge
+    # numbers crashed the lowering or the C generator
+    (HEAD + "    emit " + "(" * 5000 + "1" + ")" * 5000 + "\n", "nested more than 64 deep", 4, "parentheses"),
+    (HEAD + "    emit 1 when " + "not " * 70 + "1 < 2\n", "nested more than 64 deep", 4, None),
+    (HEAD + "    emit " + "- " * 50000 + "1\n", "nested more than 64 deep", 4, None),
+    (HEAD + "    emit " + " + ".join(["1"] * 300) + "\n", "more than 200 operators deep", 4, "require"),
+    ("pattern p\n    window " + "9" * 400 + "d\n    trigger a -> b\n    emit 1\n", "is too large", 2, "below"),
+    (HEAD + "    emit 99999999999999999999\n", "is too large", 4, "below"),
+    ("pattern p\n    window 6h\n    bins 1, " + "9" * 5000 + "\n    trigger a -> b\n    emit 1\n", "too large", 3, None),
+    (HEAD + "    path q = b ~> a via out hops 1.." + "9" * 30 + "\n    emit 1\n", "too large", 4, None),
 ]
 
 

@@ -85,12 +85,20 @@ def test_score_with_history_and_explain(model, split_world, tmp_path):
     attempt_of = dict(zip(tx["tx_id"], joined["attempt_id"]))
     offset = int(pq.read_table(out / "old.parquet")["tx_id"].to_numpy().max()) + 1
     hits = 0
+    names = {(b, a) for b, a in zip(acc["bank"], acc["account_id"])}
+    key_of = dict(zip(acc["account"], zip(acc["bank"], acc["account_id"])))
+    new_tx = new.to_pandas()
     for alert in lines:
         original = alert["tx_id"] - offset
         assert new["tx_id"].to_numpy()[alert["row"]] == original
         for inst in alert["instances"]:
             assert inst["transactions"] and inst["pattern"]
-            assert any(t["tx_id"] == alert["tx_id"] for t in inst["transactions"])  # the closing edge
+            closing = [t for t in inst["transactions"] if t["tx_id"] == alert["tx_id"]]
+            assert len(closing) == 1   # the closing edge, its accounts named as the input named them
+            row = new_tx.iloc[alert["row"]]
+            assert (closing[0]["from"]["bank"], closing[0]["from"]["account"]) == key_of[row["src"]]
+            assert (closing[0]["to"]["bank"], closing[0]["to"]["account"]) == key_of[row["dst"]]
+            assert all((a["bank"], a["account"]) in names for a in inst["accounts"])
             members = {attempt_of.get(t["tx_id"] - offset if t["tx_id"] >= offset else t["tx_id"], -1)
                        for t in inst["transactions"]}
             if attempt_of.get(original, -1) >= 0 and attempt_of[original] in members and len(inst["transactions"]) > 1:

@@ -28,6 +28,12 @@ static inline int atomicAdd(int* address, int value) {
     return old;
 }
 
+static inline unsigned long long atomicAdd(unsigned long long* address, unsigned long long value) {
+    unsigned long long old = *address;
+    *address = old + value;
+    return old;
+}
+
 static inline void __syncthreads() {}
 
 #endif

@@ -12,7 +12,7 @@ from blazingaml.ir import nodes as I
 
 from ..sliding import sliding_counts
 from ..source_writer import GRAPH_ARGS, graph_arrays
-from .codegen import NUMPY_DTYPE, PARAMS, generate_cuda
+from .codegen import NUMPY_DTYPE, PARAMS, generate_cuda, kernel_name, launcher_name
 
 HUB_LANES = 32          # a hub trigger gets one warp
 THREADS_PER_BLOCK = 128
@@ -41,10 +41,11 @@ def ordered_arguments(values: dict, pointer, scalar) -> list:
 
 @dataclass
 class KernelJob:
-    """One fused kernel ready to launch: source, per-kernel inputs and its trigger lists."""
+    """One fused kernel ready to launch: its names in the module, per-kernel inputs, trigger lists."""
 
     kernel: I.Kernel
-    source: str
+    name: str          # the __global__ function
+    launcher: str      # its host-shim launcher
     width: int
     bins: np.ndarray
     sliding: np.ndarray
@@ -52,21 +53,22 @@ class KernelJob:
     hubs: np.ndarray
 
 
-def kernel_jobs(graph, compiled, hub_lanes: int = HUB_LANES, hub_threshold: float | None = None) -> list[KernelJob]:
+def kernel_jobs(graph, compiled, hub_lanes: int = HUB_LANES,
+                hub_threshold: float | None = None) -> tuple[str, list[KernelJob]]:
+    """(the CUDA source of every kernel of `compiled`, one job per kernel)."""
     from blazingaml.ir.passes.schedule import hub_split
 
     jobs = []
-    for kernel in compiled.kernels:
+    for number, kernel in enumerate(compiled.kernels, 1):
         light, hubs = hub_split(graph, kernel, hub_lanes, hub_threshold)
         jobs.append(KernelJob(
-            kernel=kernel,
-            source=generate_cuda(kernel, compiled.mode),
+            kernel=kernel, name=kernel_name(number), launcher=launcher_name(number),
             width=sum(len(p.bins) for p in kernel.programs),
             bins=np.concatenate([np.asarray(p.bins, np.float64) for p in kernel.programs]),
             sliding=np.ascontiguousarray(sliding_counts(graph, kernel), dtype=np.int32),
             light=light, hubs=hubs,
         ))
-    return jobs
+    return generate_cuda(compiled.kernels, compiled.mode), jobs
 
 
 def grid_for(triggers: int, lanes: int) -> int:

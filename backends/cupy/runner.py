@@ -14,8 +14,8 @@ from __future__ import annotations
 import numpy as np
 
 from blazingaml.errors import BackendUnavailable
+from blazingaml.kernel_results import column_positions, kernel_column_slices, program_indices
 
-from .codegen import KERNEL_NAME
 from .launch import HUB_LANES, THREADS_PER_BLOCK, graph_inputs, kernel_jobs, launches, ordered_arguments
 
 _SCALAR_DTYPES = {"long long": np.int64, "int": np.int32}
@@ -52,30 +52,34 @@ def device_name() -> str:
 
 
 def run_on_gpu(graph, compiled, max_work: int, progress=None, hub_lanes: int = HUB_LANES,
-               hub_threshold: float | None = None) -> np.ndarray:
-    """Per-edge feature matrix [m, columns] (int32), computed on the current CUDA device."""
+               hub_threshold: float | None = None) -> tuple[np.ndarray, np.ndarray, int]:
+    """(per-edge feature matrix [m, columns] int32, overflow codes [m, programs], path steps),
+    computed on the current CUDA device."""
     cp = require_gpu()
-    from blazingaml.runtime import _column_positions, check_overflow, kernel_column_slices
-
     m = graph.m
-    positions = _column_positions(compiled)
+    positions = column_positions(compiled.programs)
+    overflow_all = np.zeros((m, len(compiled.programs)), np.int8)
+    steps = cp.zeros(1, cp.uint64)
     inputs = {name: cp.asarray(a) for name, a in graph_inputs(graph).items()}   # the graph, copied once
     out_all = cp.zeros((m, len(compiled.columns)), cp.int32)
-    for job in kernel_jobs(graph, compiled, hub_lanes, hub_threshold):
-        function = cp.RawModule(code=job.source, options=("--std=c++17",)).get_function(KERNEL_NAME)
+    source, jobs = kernel_jobs(graph, compiled, hub_lanes, hub_threshold)
+    # No fused multiply-add: float conditions round exactly as in the reference and on the CPU.
+    module = cp.RawModule(code=source, options=("--std=c++17", "--fmad=false"))
+    for job in jobs:
+        function = module.get_function(job.name)
         out = cp.zeros((m, job.width), cp.int32)
-        overflow = cp.zeros(m, cp.int8)
+        overflow = cp.zeros((m, len(job.kernel.programs)), cp.int8)
         per_kernel = dict(bins_all=cp.asarray(job.bins), out=out, out_width=job.width, overflow=overflow,
-                          max_work=max_work, sliding=cp.asarray(job.sliding), sliding_width=job.sliding.shape[1])
+                          overflow_width=overflow.shape[1], max_work=max_work, path_steps=steps, sliding=cp.asarray(job.sliding), sliding_width=job.sliding.shape[1])
         for triggers, lanes, blocks in launches(job, hub_lanes):
             values = dict(inputs, **per_kernel, order=cp.asarray(triggers), n_order=len(triggers), lanes=lanes)
             arguments = ordered_arguments(values, lambda a: a, lambda ctype, v: _SCALAR_DTYPES[ctype](v))
             function((blocks,), (THREADS_PER_BLOCK,), tuple(arguments))
         if int(overflow.max()) > 0:
-            check_overflow(graph, job.kernel, cp.asnumpy(overflow), max_work)
+            overflow_all[:, program_indices(compiled, job.kernel)] = cp.asnumpy(overflow)
         for dst, src in kernel_column_slices(job.kernel, positions):
             out_all[:, dst] = out[:, src]
         del out
         if progress is not None:
             progress(len(job.kernel.programs))
-    return cp.asnumpy(out_all)   # the features, copied back once
+    return cp.asnumpy(out_all), overflow_all, int(steps.get()[0])   # the features, copied back once

@@ -145,6 +145,7 @@ class PathCount:
     increasing: bool
     filter: object | None
     scan: Scan = Scan()
+    prune: bool = False   # after path_pruning: cut branches that cannot reach `end` (backward closure)
     source: str = ""
 
 
@@ -199,10 +200,10 @@ class Program:
 
 @dataclass(frozen=True)
 class Kernel:
-    """Programs that share one traversal of the triggers (cross-pattern fusion)."""
+    """Programs that share one traversal of the triggers (cross-pattern fusion): each trigger's
+    endpoints and time are loaded once; every program then runs its own stages."""
 
     programs: tuple
-    shared_prefix: tuple = ()   # for each program, how many leading ops of case 0 are shared (0 = none)
     passes: tuple = ()
 
     def digest(self) -> str:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from . import nodes as I
-from .passes.cost import GraphStats, program_cost
+from .passes.cost import DEFAULT_STATS, GraphStats, atom_cost, program_cost
 
 
 def _scan(scan: I.Scan) -> str:
@@ -12,7 +12,7 @@ def _scan(scan: I.Scan) -> str:
     return "scan all edges, filter by window"
 
 
-def _op_lines(op, indent: str) -> list[str]:
+def _op_lines(op, indent: str, cost) -> list[str]:
     if isinstance(op, I.Loop):
         return [f"{indent}for {'each distinct ' if op.distinct else ''}{op.var} in {op.owner}.{op.direction} "
                 f"[{_scan(op.scan)}] where {I.expr_text(op.filter)}"]
@@ -27,6 +27,10 @@ def _op_lines(op, indent: str) -> list[str]:
         lines = [f"{indent}count {op.kind} {op.name} = {op.var} in {' | '.join(terms)} [{_scan(op.scan)}; "
                  f"driver: {'smallest window at run time' if op.driver == 'smallest' else 'first neighbourhood'}; "
                  "not materialised]"]
+        atoms = [a for t in op.terms for a in t.positive if isinstance(a, I.NbrAtom)]
+        if len(atoms) > 1:
+            lines.append(f"{indent}  estimated cost of a membership test: " + ", ".join(
+                f"{a.owner}.{a.direction} {cost(a):.1f}" for a in atoms))
         if op.pushed:
             lines.append(f"{indent}  member test first: {I.expr_text(op.member_filter)}")
             lines.append(f"{indent}  edge test last:    {I.expr_text(op.edge_filter)}")
@@ -40,7 +44,8 @@ def _op_lines(op, indent: str) -> list[str]:
     if isinstance(op, I.PathCount):
         return [f"{indent}paths {op.name} = {op.start} ~> {op.end} via {op.direction}, hops {op.min_hops}..{op.max_hops}"
                 f"{', time-increasing' if op.increasing else ''} [depth-first, one per account sequence, "
-                f"{_scan(op.scan)}] where {I.expr_text(op.filter)}"]
+                f"{_scan(op.scan)}{', pruned by backward reachability' if op.prune else ''}] "
+                f"where {I.expr_text(op.filter)}"]
     if isinstance(op, I.Require):
         return [f"{indent}require {I.expr_text(op.cond)}"]
     if isinstance(op, I.Emit):
@@ -48,8 +53,13 @@ def _op_lines(op, indent: str) -> list[str]:
     return [f"{indent}{op!r}"]
 
 
-def render_plan(kernels, stats: GraphStats | None = None) -> str:
-    out = []
+def render_plan(kernels, stats: GraphStats | None = None, source: str = "") -> str:
+    """The execution plan; costs from `stats` (the graph's, described as `source`) or defaults."""
+    if stats is None:
+        out = [f"cost model: default statistics ({DEFAULT_STATS.describe()}); "
+               "give --input to plan for your graph", ""]
+    else:
+        out = [f"cost model: statistics of {source or 'the graph'}: {stats.describe()}", ""]
     for k, kernel in enumerate(kernels, 1):
         out.append(f"kernel {k}: one pass over the triggers for {', '.join(p.name for p in kernel.programs)}")
         for p in kernel.programs:
@@ -63,7 +73,7 @@ def render_plan(kernels, stats: GraphStats | None = None) -> str:
                 out.append(f"    case {case.name}:")
                 depth = 3
                 for op in case.ops:
-                    out.extend(_op_lines(op, "  " * depth))
+                    out.extend(_op_lines(op, "  " * depth, atom_cost(p, stats)))
                     if isinstance(op, (I.Loop, I.PathCount, I.Require)):
                         depth += 1
         out.append("")

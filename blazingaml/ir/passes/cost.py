@@ -32,6 +32,12 @@ class GraphStats:
                    float(din.mean()) if graph.n else 0.0, q(dout), q(din), int(dout.max(initial=0)),
                    int(din.max(initial=0)))
 
+    def describe(self) -> str:
+        """One line for plans: what the cost model knows about the graph."""
+        return (f"{self.edges:,} transactions between {self.vertices:,} accounts over "
+                f"{self.span_seconds / 86400:.1f} days; out-degree mean {self.mean_out:.1f}, p99 {self.p99_out:.0f}, "
+                f"max {self.max_out:,}; in-degree mean {self.mean_in:.1f}, p99 {self.p99_in:.0f}, max {self.max_in:,}")
+
     def window_fraction(self, seconds: float) -> float:
         return min(1.0, seconds / self.span_seconds)
 
@@ -83,11 +89,15 @@ def atom_cost(program: I.Program, stats: GraphStats | None = None):
 
 
 def trigger_work(graph, program: I.Program) -> np.ndarray:
-    """Per-trigger work estimate from the degrees of the trigger's endpoints."""
+    """Per-trigger work estimate from the degrees of the trigger's endpoints, scaled to the
+    pattern's window on this graph (a 1-day window sees a tenth of a 10-day graph's edges), so
+    the triggers of patterns with different windows weigh fairly in one kernel."""
     dout = graph.out.degree().astype(np.float64)
     din = graph.inc.degree().astype(np.float64)
+    span = float(graph.ts[-1] - graph.ts[0]) if graph.m else 0.0
+    in_window = min(1.0, program.window_seconds / max(span, 1.0))
     u, v = graph.src, graph.dst
-    work = 1.0 + din[u] + dout[v]
+    work = 1.0 + in_window * (din[u] + dout[v])
     if any(isinstance(o, (I.Loop, I.PathCount)) for c in program.cases for o in c.ops):
-        work = work * (1.0 + dout[v] + din[u])
+        work = work * (1.0 + in_window * (dout[v] + din[u]))
     return work

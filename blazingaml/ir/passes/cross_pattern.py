@@ -27,3 +27,8 @@ def cross_pattern_fusion(programs: tuple, stats: GraphStats | None = None, max_p
 
 def _has_paths(p: I.Program) -> bool:
     return any(isinstance(o, I.PathCount) for c in p.cases for o in c.ops)
+
+
+def one_kernel_each(programs: tuple) -> tuple:
+    """No fusion: a kernel per program."""
+    return tuple(I.Kernel((p,)) for p in programs)

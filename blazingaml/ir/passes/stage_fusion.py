@@ -20,11 +20,25 @@ def _used_names(ops) -> set:
     return used
 
 
+def _foldable(loop: I.Loop, cond) -> tuple[list, list]:
+    """(conjuncts of `cond` that may join the loop's filter, those that must stay a require).
+
+    A distinct loop takes each neighbour at its first edge that passes the filter, so a
+    conjunct reading the loop's edge would change which edge that is (a require after the loop
+    tests the first edge; the same test in the filter skips to a later one)."""
+    if not loop.distinct:
+        return I.conjuncts(cond), []
+    fold, keep = [], []
+    for c in I.conjuncts(cond):
+        (keep if loop.edge in I.free_names(c) else fold).append(c)
+    return fold, keep
+
+
 def stage_fusion(program: I.Program) -> I.Program:
     """Fold a `Require` that directly follows a loop into the loop's filter (one loop nest, no
-    separate pass over the bound values), and drop set stages whose size and members nothing
-    reads. Sets are never materialised: the backends count members and re-test membership on
-    demand."""
+    separate pass over the bound values) as far as that keeps its meaning, and drop set stages
+    whose size and members nothing reads. Sets are never materialised: the backends count
+    members and re-test membership on demand."""
     cases = []
     for case in program.cases:
         ops = list(case.ops)
@@ -37,9 +51,14 @@ def stage_fusion(program: I.Program) -> I.Program:
                     changed = True
                     break
                 if isinstance(o, I.Loop) and i + 1 < len(ops) and isinstance(ops[i + 1], I.Require):
-                    ops[i] = I.replace(o, filter=I.conjoin(I.conjuncts(o.filter) + I.conjuncts(ops[i + 1].cond)))
-                    del ops[i + 1]
-                    changed = True
-                    break
+                    fold, keep = _foldable(o, ops[i + 1].cond)
+                    if fold:
+                        ops[i] = I.replace(o, filter=I.conjoin(I.conjuncts(o.filter) + fold))
+                        if keep:
+                            ops[i + 1] = I.replace(ops[i + 1], cond=I.conjoin(keep))
+                        else:
+                            del ops[i + 1]
+                        changed = True
+                        break
         cases.append(I.Case(case.name, tuple(ops)))
     return I.replace(program, cases=tuple(cases), passes=program.passes + ("stage_fusion",))

@@ -16,7 +16,7 @@ def windowed_aggregates(program: I.Program) -> I.Program:
     scanning its in-edges, or its sender scanning out-edges) into a `SlidingCount`: per vertex one
     sweep over its time-sorted edges with a running (distinct) count, linear in the degree instead
     of quadratic. Applies only when the stage is the case's first op and nothing else reads its
-    members."""
+    members (no `x in S`, no set expression naming S)."""
     cases = []
     changed = False
     for case in program.cases:
@@ -31,7 +31,9 @@ def windowed_aggregates(program: I.Program) -> I.Program:
             filt = s.filter
             filter_ok = filt is None or _is_self_exclusion(filt, s.var, atom.owner if atom else "")
             read_members = any(isinstance(x, I.MemberOf) and x.set_name == s.name
-                               for o in ops[1:] for x in _walk(o))
+                               for o in ops[1:] for x in _walk(o)) or any(
+                isinstance(a, I.SetAtom) and a.name == s.name
+                for o in ops[1:] if isinstance(o, I.SetCount) for t in o.terms for a in t.positive + t.negative)
             if role_ok and filter_ok and not read_members:
                 ops[0] = I.SlidingCount(s.name, s.kind, atom.owner, atom.direction, filt is not None, source=s.source)
                 changed = True
