@@ -147,9 +147,8 @@ class APEMScorer:
         with torch_threads(torch, self.threads), torch.inference_mode():
             for a in range(0, len(X), PREDICT_ROWS):
                 block = torch.from_numpy(np.ascontiguousarray(X[a:a + PREDICT_ROWS], dtype=np.float32))
-                logits = self.network(block)
-                parts.append([t.double().numpy() for t in funnel_log_probs(logits)]
-                             + [torch.softmax(logits[2].double(), dim=1).numpy()])
+                logits = [t.double() for t in self.network(block)]  # the chain's products in float64
+                parts.append([t.numpy() for t in funnel_log_probs(logits)] + [torch.softmax(logits[2], dim=1).numpy()])
         if not parts:
             parts = [[np.zeros(0), np.zeros(0), np.zeros((0, len(TYPOLOGIES))), np.zeros((0, len(TYPOLOGIES)))]]
         log_laundering, log_in_pattern, log_typology, given = (np.concatenate(c) for c in zip(*parts))

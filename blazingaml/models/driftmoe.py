@@ -35,6 +35,16 @@ from .router import Router, RunningScaler
 from .storage import load_arrays, load_json, save_arrays, save_json
 
 
+def correctness_mask(positive: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """The router's multi-hot target [rows, experts]: 1 where the expert gives the true class a
+    probability of at least 0.5; a row no expert gets right marks the expert closest to right."""
+    right = np.where(y[:, None] == 1, positive, 1.0 - positive)
+    mask = (right >= 0.5).astype(np.float64)
+    nobody = np.flatnonzero(mask.sum(axis=1) == 0)
+    mask[nobody, np.argmax(right[nobody], axis=1)] = 1.0
+    return mask
+
+
 class DriftMoEScorer:
     """Mixture of incremental Hoeffding trees with a learned router, for time-ordered streams."""
 
@@ -129,11 +139,7 @@ class DriftMoEScorer:
         class_weight = float(np.clip(self.learned_weight[0] / max(self.learned_weight[1], 1e-12),
                                      1.0, s["max_class_weight"]))
         weight = weight * np.where(y == 1, class_weight, 1.0)
-        positive = self._expert_positive(X)
-        right_prob = np.where(y[:, None] == 1, positive, 1.0 - positive)
-        mask = (right_prob >= 0.5).astype(np.float64)
-        nobody = mask.sum(axis=1) == 0
-        mask[nobody, np.argmax(right_prob[nobody], axis=1)] = 1.0
+        mask = correctness_mask(self._expert_positive(X), y)
         _, top = self._route(X)
         self.router.step(self.scaler.transform(X), mask, weight)
         touched = set()

@@ -102,8 +102,9 @@ class TreeArrays:
         right = np.array([n.get("right", i) for i, n in enumerate(nodes)], np.int64)
         weights = np.array([n["weights"] for n in nodes], np.float64)
         total = weights.sum(axis=1)
-        # river's majority-class leaf: class weights normalised, left as they are when all are zero
-        positive = np.where(total > 0, weights[:, 1] / np.where(total > 0, total, 1.0), weights[:, 1])
+        # river's majority-class leaf: class weights times 1 / their sum (so, bit for bit, not divided
+        # by it), left as they are when all are zero
+        positive = np.where(total > 0, weights[:, 1] * (1.0 / np.where(total > 0, total, 1.0)), weights[:, 1])
         return cls(feature, threshold, left, right, positive, max(n["depth"] for n in nodes))
 
     def predict_positive(self, X: np.ndarray) -> np.ndarray:

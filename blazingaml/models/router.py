@@ -69,8 +69,8 @@ class Router:
         p = self.params
         return np.maximum(Z @ p["w1"] + p["b1"], 0.0) @ p["w2"] + p["b2"]
 
-    def step(self, Z: np.ndarray, mask: np.ndarray, weight: np.ndarray) -> float:
-        """One Adam step on the weighted mean BCE(logits, mask); returns the loss before the step."""
+    def loss_and_gradients(self, Z: np.ndarray, mask: np.ndarray, weight: np.ndarray) -> tuple[float, dict]:
+        """Weighted mean BCE(logits, mask), summed over experts, and its gradient per parameter."""
         p = self.params
         hidden_in = Z @ p["w1"] + p["b1"]
         hidden = np.maximum(hidden_in, 0.0)
@@ -79,8 +79,12 @@ class Router:
         loss = float((share * (np.logaddexp(0.0, logits) - mask * logits)).sum())
         d_logits = share * (1.0 / (1.0 + np.exp(-logits)) - mask)
         d_hidden = (d_logits @ p["w2"].T) * (hidden_in > 0)
-        grads = {"w1": Z.T @ d_hidden, "b1": d_hidden.sum(axis=0),
-                 "w2": hidden.T @ d_logits, "b2": d_logits.sum(axis=0)}
+        return loss, {"w1": Z.T @ d_hidden, "b1": d_hidden.sum(axis=0),
+                      "w2": hidden.T @ d_logits, "b2": d_logits.sum(axis=0)}
+
+    def step(self, Z: np.ndarray, mask: np.ndarray, weight: np.ndarray) -> float:
+        """One Adam step on `loss_and_gradients`; returns the loss before the step."""
+        loss, grads = self.loss_and_gradients(Z, mask, weight)
         self.steps += 1
         beta1, beta2, eps = 0.9, 0.999, 1e-8
         for k, g in grads.items():
@@ -88,7 +92,7 @@ class Router:
             self.second_moment[k] = beta2 * self.second_moment[k] + (1 - beta2) * g * g
             m_hat = self.first_moment[k] / (1 - beta1 ** self.steps)
             v_hat = self.second_moment[k] / (1 - beta2 ** self.steps)
-            p[k] = p[k] - self.learning_rate * m_hat / (np.sqrt(v_hat) + eps)
+            self.params[k] = self.params[k] - self.learning_rate * m_hat / (np.sqrt(v_hat) + eps)
         return loss
 
     def state(self) -> dict:
