@@ -57,8 +57,8 @@ def test_prequential_predicts_before_the_label_arrives(data, delay):
     X, y, ts = data.X_stream[STREAM], data.y_stream[STREAM].copy(), data.ts_stream[STREAM]
     settings = dict(SMALL, label_delay_seconds=delay)
     before = make_scorer("driftmoe", **settings).prequential(X, y, ts, data.names)
-    row = int(np.flatnonzero(y == 1)[5])
-    y[row] = 0
+    row = 5 * SMALL["block_rows"]      # the first row of a block: predicted at the time its label arrives
+    y[row] = 1 - y[row]
     after = make_scorer("driftmoe", **settings).prequential(X, y, ts, data.names)
     unseen = ts < ts[row] + delay
     unseen[:row + 1] = True            # the row itself and everything before it
@@ -103,17 +103,17 @@ def test_training_is_deterministic_given_a_seed(data):
 def test_tree_arrays_predict_like_river_and_json_round_trips(data):
     from river import tree
 
-    model = tree.HoeffdingTreeClassifier(grace_period=30, delta=1e-3, leaf_prediction="mc")
+    params = {"grace_period": 30, "delta": 1e-3, "leaf_prediction": "mc", "max_depth": 4}
+    model = tree.HoeffdingTreeClassifier(**params)
     X = np.sign(data.X_fit) * np.log1p(np.abs(data.X_fit.astype(np.float64)))
     for row, label in zip(X[:3000].tolist(), data.y_fit[:3000].tolist()):
         model.learn_one(dict(enumerate(row)), label, w=3.0 if label else 1.0)
     stored = tree_to_dict(model)
-    assert len(stored["nodes"]) >= 7
+    assert len(stored["nodes"]) >= 7 and not all(n.get("active", True) for n in stored["nodes"])
     probe = np.concatenate([X[:3000:3], np.sign(data.X_test[:500]) * np.log1p(np.abs(data.X_test[:500]))])
     expected = np.array([model.predict_proba_one(dict(enumerate(r))).get(1, 0.0) for r in probe.tolist()])
     assert np.array_equal(TreeArrays.from_dict(stored).predict_positive(probe), expected)
-    rebuilt = tree_from_dict(json.loads(json.dumps(stored)), {"grace_period": 30, "delta": 1e-3,
-                                                               "leaf_prediction": "mc"})
+    rebuilt = tree_from_dict(json.loads(json.dumps(stored)), params)
     assert tree_to_dict(rebuilt) == stored
     assert all(rebuilt.predict_proba_one(dict(enumerate(r))).get(1, 0.0) == e for r, e in zip(probe.tolist(), expected))
 
