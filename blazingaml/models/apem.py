@@ -173,8 +173,7 @@ class APEMScorer:
 
     @classmethod
     def load(cls, directory: Path) -> "APEMScorer":
-        import torch
-
+        torch = require("torch", "mtl")
         directory = Path(directory)
         doc = load_json(directory / cls.SETTINGS)
         scorer = cls(threads=doc["threads"], **doc["settings"])

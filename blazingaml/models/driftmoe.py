@@ -206,6 +206,7 @@ class DriftMoEScorer:
 
     @classmethod
     def load(cls, directory: Path) -> "DriftMoEScorer":
+        require("river", "stream")
         directory = Path(directory)
         doc = load_json(directory / cls.FILE)
         arrays = load_arrays(directory / cls.ARRAYS)
