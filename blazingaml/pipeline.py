@@ -278,6 +278,11 @@ def score(model_dir, table: pa.Table, accounts, patterns, history=(), explain: b
     explanations = []
     if explain and alert.any():
         explanations = explain_alerts(ft.graph, combined, new_mask, alert, patterns, p)
+        if hasattr(scorer, "predict_funnel"):   # a multi-task scorer also says which typology it sees
+            funnel = scorer.predict_funnel(ft.matrix(np.flatnonzero(new_mask)[alert]))
+            for entry, in_attempt, given in zip(explanations, funnel["in_pattern"], funnel["typology_given_pattern"]):
+                entry["in_attempt"] = float(in_attempt)
+                entry["typology"] = {name: round(float(q), 4) for name, q in zip(TYPOLOGIES, given)}
     return out, explanations
 
 

@@ -9,16 +9,14 @@ import subprocess
 import sys
 
 import numpy as np
-import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
 from blazingaml.errors import BackendUnavailable, ModelError
-from blazingaml.io.ibm_csv import accounts_path_for
-from blazingaml.io.transactions import load_transactions
 from blazingaml.models import load_model, make_scorer
 from blazingaml.models.storage import load_arrays, save_arrays
 
+from .conftest import write_time_periods
 from .scorer_data import PATTERNS
 
 
@@ -58,13 +56,8 @@ def test_model_arrays_refuse_pickled_objects(tmp_path):
 @pytest.fixture(scope="module")
 def periods(embedded_world, tmp_path_factory):
     """The first 8,000 transactions by time (to train on) and the next 2,000 (to score)."""
-    _, parquet = embedded_world
     out = tmp_path_factory.mktemp("periods")
-    table, accounts = load_transactions(parquet)
-    order = np.argsort(table["ts"].to_numpy(), kind="stable")
-    for name, rows in (("early", order[:8_000]), ("late", order[8_000:10_000])):
-        pq.write_table(table.take(pa.array(np.sort(rows))), out / f"{name}.parquet")
-        pq.write_table(accounts, accounts_path_for(out / f"{name}.parquet"))
+    write_time_periods(embedded_world[1], out, {"early": (0, 8_000), "late": (8_000, 10_000)})
     return out
 
 
@@ -91,8 +84,15 @@ def test_train_and_score_from_the_command_line(kind, module, files, periods, emb
     meta = json.loads((model / "model.json").read_text())
     assert meta["scorer"]["kind"] == kind and 0 <= meta["threshold"] <= 1
     scored = tmp_path / "scored.parquet"
-    r = cli("score", "--model", str(model), "--input", str(periods / "late.parquet"), "--output", str(scored), "--quiet")
+    r = cli("score", "--model", str(model), "--input", str(periods / "late.parquet"), "--output", str(scored),
+            "--explain", "--quiet")
     assert r.returncode == 0, r.stderr
     out = pq.read_table(scored)
     scores = out["score"].to_numpy()
     assert out.num_rows == 2_000 and "alert" in out.column_names and 0 <= scores.min() and scores.max() <= 1
+    alerts = [json.loads(line) for line in scored.with_suffix(".alerts.jsonl").read_text().splitlines()]
+    assert len(alerts) == out["alert"].to_numpy().sum() > 0
+    for alert in alerts:   # the multi-task scorer also names the typology it sees
+        assert ("typology" in alert) == (kind == "apem")
+        if kind == "apem":
+            assert abs(sum(alert["typology"].values()) - 1) < 1e-3 and 0 <= alert["in_attempt"] <= alert["score"] + 1e-6

@@ -4,7 +4,7 @@ Tasks (ESMM-style, each conditional on the previous): is_laundering; in_pattern 
 transaction belongs to a listed laundering attempt); typology | in_pattern (8 classes of
 Patterns.txt). The network is in models/apem_network.py; this module prepares the fields, trains
 in mini-batches, predicts the funnel and saves it without pickle (`apem.npz` holds the weights
-and the fitted preprocessing as plain arrays, `apem.json` the settings and the field layout).
+and the fitted preprocessing as plain arrays, `apem.json` the settings and feature names).
 
 Imbalance (about 1 laundering row in 1,000): every positive target of the chained loss is weighted
 by `pos_weight` (default sqrt(legitimate/laundering weight), at most 100) rather than using a focal

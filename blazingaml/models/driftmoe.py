@@ -3,8 +3,10 @@
 After Aspis et al., "DriftMoE" (arXiv 2507.18464), reimplemented from the description with river
 (see docs/scorers.md). The stream is handled in blocks of `block_rows` transactions:
 
-1. predict the block with the experts and router as they are (soft mixture of the router's top-k
-   experts, weighted by softmax(logits / temperature));
+1. predict the block with the experts and router as they are: the mixture of all experts' P(laundering)
+   weighted by softmax(router logits / temperature). (The paper predicts with the top-1 routed
+   expert; on the embedded test world the full soft mixture ranked laundering twice as well,
+   PR-AUC 0.23 against 0.11 for the top-3 mixture, since each routing weight carries signal too);
 2. when labels arrive (`label_delay_seconds` after each transaction in `prequential`, at once in
    `fit`), learn them: every laundering row and a `negative_rate` sample of the legitimate ones.
    Each learned row gets a correctness mask over the experts, m_e = 1[P_e(y|x) >= 0.5] (or, if
@@ -87,15 +89,19 @@ class DriftMoEScorer:
         self.scaler = RunningScaler(len(names))
         self.learned_weight = np.zeros(2)  # weight of learned legitimate / laundering rows
 
-    def _check(self, X: np.ndarray) -> np.ndarray:
-        """The features as the experts and router see them: float64, sign(x)·log(1 + |x|).
-
-        The log is monotone, so it changes no tree's expressiveness, but river's Gaussian split
-        estimator proposes far better thresholds on log counts and amounts than on raw ones."""
+    def _check(self, X: np.ndarray) -> None:
         if self.names is None:
             raise ModelError("driftmoe: the model has not been trained")
         if X.ndim != 2 or X.shape[1] != len(self.names):
             raise ModelError(f"driftmoe: expected {len(self.names)} feature columns, got {X.shape}")
+
+    @staticmethod
+    def _inputs(X: np.ndarray) -> np.ndarray:
+        """A block of features as the experts and router see them: float64 sign(x)·log(1 + |x|).
+
+        The log is monotone, so it changes no tree's expressiveness, but river's Gaussian split
+        estimator proposes far better thresholds on log counts and amounts than on raw ones.
+        Converted a block at a time, so a 1M-row float32 matrix never gets a float64 copy."""
         X = np.asarray(X, np.float64)
         return np.sign(X) * np.log1p(np.abs(X))
 
@@ -114,22 +120,23 @@ class DriftMoEScorer:
         return np.stack([a.predict_positive(X) for a in self.arrays], axis=1)
 
     def _mixture(self, X: np.ndarray) -> np.ndarray:
-        weights, top = self._route(X)
-        chosen = np.take_along_axis(weights, top, axis=1)
-        votes = np.take_along_axis(self._expert_positive(X), top, axis=1)
-        return (chosen * votes).sum(axis=1) / chosen.sum(axis=1)
+        """Σ_e w_e P_e(laundering | x) over all experts, w the routing weights."""
+        weights, _ = self._route(X)
+        return (weights * self._expert_positive(X)).sum(axis=1)
 
     def predict_proba(self, X: np.ndarray) -> np.ndarray:
         """P(laundering) per row from the current experts and router (nothing is learned)."""
-        X = self._check(X)
+        self._check(X)
         step = self.settings["block_rows"] * 64
-        return np.concatenate([self._mixture(X[a:a + step]) for a in range(0, len(X), step)] or [np.zeros(0)])
+        return np.concatenate([self._mixture(self._inputs(X[a:a + step])) for a in range(0, len(X), step)]
+                              or [np.zeros(0)])
 
     # ------------------------------------------------------------------ learning
 
     def _learn_block(self, X: np.ndarray, y: np.ndarray, weight: np.ndarray) -> None:
         """Learn one block of labelled rows in time order (see the module docstring)."""
         s = self.settings
+        X = self._inputs(X)
         self.scaler.update(X)
         keep = (y == 1) | (self.rng.random(len(y)) < s["negative_rate"])
         X, y, weight = X[keep], y[keep], weight[keep]
@@ -160,7 +167,7 @@ class DriftMoEScorer:
             typology: np.ndarray | None = None) -> "DriftMoEScorer":
         """Learn the rows in the order given (pass them in time order); all labels are known."""
         self._start(names)
-        X = self._check(X)
+        self._check(X)
         self._learn(X, np.asarray(y, np.int64), np.ones(len(y)) if weight is None else np.asarray(weight, np.float64))
         return self
 
@@ -176,8 +183,8 @@ class DriftMoEScorer:
             if names is None:
                 raise ModelError("driftmoe: an untrained scorer needs the feature names to start a stream")
             self._start(names)
-        X, y = self._check(X), np.asarray(y, np.int64)
-        ts = np.asarray(ts, np.int64)
+        self._check(X)
+        y, ts = np.asarray(y, np.int64), np.asarray(ts, np.int64)
         if len(ts) != len(y) or np.any(np.diff(ts) < 0):
             raise ModelError("driftmoe: a prequential stream must be in time order, one timestamp per row",
                              hint="sort the rows by timestamp first")
@@ -190,7 +197,7 @@ class DriftMoEScorer:
             ready = min(int(np.searchsorted(arrival, ts[a], side="right")), a)
             self._learn(X[learned:ready], y[learned:ready], weight[learned:ready])
             learned = max(learned, ready)
-            scores[a:a + step] = self._mixture(X[a:a + step])
+            scores[a:a + step] = self._mixture(self._inputs(X[a:a + step]))
         self._learn(X[learned:], y[learned:], weight[learned:])
         return scores
 
