@@ -3,10 +3,10 @@
 After Aspis et al., "DriftMoE" (arXiv 2507.18464), reimplemented from the description with river
 (see docs/scorers.md). The stream is handled in blocks of `block_rows` transactions:
 
-1. predict the block with the experts and router as they are: the mixture of all experts' P(laundering)
-   weighted by softmax(router logits / temperature). (The paper predicts with the top-1 routed
-   expert; on the embedded test world the full soft mixture ranked laundering twice as well,
-   PR-AUC 0.23 against 0.11 for the top-3 mixture, since each routing weight carries signal too);
+1. predict the block with the experts and router as they are: every expert's P(laundering),
+   weighted by softmax(router logits / temperature). The paper predicts with the top-1 routed
+   expert; the full mixture ranked laundering twice as well as a top-3 one (PR-AUC 0.23 vs 0.11
+   on the embedded test world, 0.044 vs 0.021 in bench/bench_scorers.py);
 2. when labels arrive (`label_delay_seconds` after each transaction in `prequential`, at once in
    `fit`), learn them: every laundering row and a `negative_rate` sample of the legitimate ones.
    Each learned row gets a correctness mask over the experts, m_e = 1[P_e(y|x) >= 0.5] (or, if
