@@ -16,7 +16,7 @@ $(STAMP_CORE): pyproject.toml | $(BIN)/python
 	touch $@
 
 $(STAMP_DEV): pyproject.toml | $(BIN)/python
-	$(BIN)/pip install -q -e '.[dev,dist]'
+	$(BIN)/pip install -q -e '.[dev,dist,mtl,stream]'
 	touch $@ $(STAMP_CORE)
 
 venv: $(STAMP_CORE)

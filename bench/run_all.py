@@ -13,6 +13,7 @@ STEPS = [
     ["bench_mining.py", "--scale", "0.05"],
     ["bench_mining.py", "--scale", "1.0", "--ours-only"],
     ["bench_detection.py", "--scale", "0.2"],
+    ["bench_scorers.py", "--scale", "0.25", "--threads", "1"],
 ]
 
 if __name__ == "__main__":

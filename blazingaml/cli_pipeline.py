@@ -8,6 +8,7 @@ import time
 from pathlib import Path
 
 from .cli_patterns import add_engine
+from .models import MODEL_KINDS
 from .progress import log
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -22,14 +23,16 @@ def _patterns(paths):
 def cmd_train(args) -> int:
     from .io.atomic import ensure_replaceable
     from .io.model_files import model_file_names
+    from .io.patterns_txt import read_patterns
     from .io.transactions import load_transactions
     from .pipeline import train
 
     ensure_replaceable(args.out, model_file_names)
     table, accounts = load_transactions(args.input)
+    attempts = read_patterns(args.patterns_file) if args.patterns_file else None
     t0 = time.perf_counter()
     meta = train(table, accounts, _patterns(args.patterns), model_kind=args.model, out=args.out,
-                 threads=args.threads, backend=args.backend)
+                 threads=args.threads, backend=args.backend, attempts=attempts)
     log(f"trained a {args.model} model on {meta['trained_rows']:,} transactions "
         f"({len(meta['features'])} features, threshold {meta['threshold']:.3f}) in "
         f"{time.perf_counter() - t0:.1f} s -> {args.out}")
@@ -135,7 +138,10 @@ def register(sub, commands: dict, add_common) -> None:
                        formatter_class=fmt)
     p.add_argument("--input", required=True, help="labelled transactions (.csv or .parquet)")
     p.add_argument("--patterns", nargs="+", default=[lib], help="pattern files or directories (default: the library)")
-    p.add_argument("--model", choices=["gbt", "xgboost"], default="gbt", help="gbt = LightGBM (default)")
+    p.add_argument("--model", choices=MODEL_KINDS, default="gbt",
+                   help="gbt = LightGBM (default), xgboost, apem (multi-task, needs --patterns-file), "
+                        "driftmoe (streaming); see docs/scorers.md")
+    p.add_argument("--patterns-file", help="the data's Patterns.txt: typology labels for --model apem")
     p.add_argument("--out", required=True, help="model directory")
     add_engine(p)
     add_common(p)
@@ -168,7 +174,7 @@ def register(sub, commands: dict, add_common) -> None:
     p.add_argument("--patterns-file", help="a Patterns.txt, for recall per typology")
     p.add_argument("--patterns", nargs="+", default=[lib])
     p.add_argument("--protocol", choices=["paper", "ibm"], default="paper")
-    p.add_argument("--model", choices=["gbt", "xgboost"], default="gbt")
+    p.add_argument("--model", choices=MODEL_KINDS, default="gbt")
     p.add_argument("--report", required=True, help="report directory")
     p.add_argument("--json", action="store_true", help="print one JSON object on stdout (logs go to stderr)")
     p.add_argument("--no-ablation", action="store_true", help="skip the feature ablation (faster)")

@@ -119,17 +119,20 @@ def build_features(table: pa.Table, accounts, patterns, backend="numba", threads
 def training_rows(labels: np.ndarray, rows: np.ndarray, max_rows: int = MAX_TRAIN_ROWS, seed: int = 0):
     """Rows to fit on and their weights: all of them when there are at most `max_rows`; otherwise
     every laundering row and a uniform sample of the legitimate ones, each weighted by the inverse
-    sampling rate, so predicted probabilities (and the 0.5 threshold) keep their meaning."""
+    sampling rate, so predicted probabilities (and the 0.5 threshold) keep their meaning. The rows
+    keep the order of `rows`."""
     if len(rows) <= max_rows:
         return rows, None
     y = labels[rows]
-    pos, neg = rows[y == 1], rows[y == 0]
-    keep = max(max_rows - len(pos), 1)
+    neg_at = np.flatnonzero(y == 0)
+    keep = max(max_rows - int((y == 1).sum()), 1)
     rng = np.random.default_rng(seed)
-    sampled = np.sort(rng.choice(neg, size=min(keep, len(neg)), replace=False))
-    chosen = np.sort(np.concatenate([pos, sampled]))
-    weight = np.where(labels[chosen] == 1, 1.0, len(neg) / len(sampled))
-    return chosen, weight
+    sampled = rng.choice(len(neg_at), size=min(keep, len(neg_at)), replace=False)
+    chosen = y == 1
+    chosen[neg_at[sampled]] = True
+    # rows stay in the order given (time order from `time_split`): the streaming scorer learns in it
+    weight = np.where(y[chosen] == 1, 1.0, len(neg_at) / len(sampled))
+    return rows[chosen], weight
 
 
 def predict_rows(scorer, ft: FeatureTable, rows: np.ndarray, columns: list[str] | None = None) -> np.ndarray:
@@ -171,15 +174,38 @@ def best_threshold(y, p) -> float:
 # ----------------------------------------------------------------------------- train / score
 
 
-def train(table, accounts, patterns, model_kind="gbt", out=None, threads=None, backend="numba", seed=0) -> dict:
-    """Fit on the first 80% by time, choose the F1-best threshold on the last 20%, save."""
+def attempt_labels(table: pa.Table, accounts, attempts) -> tuple[np.ndarray, np.ndarray]:
+    """Each transaction's attempt id and typology code (TYPOLOGIES order) from a Patterns.txt's
+    attempts; -1 for transactions in no attempt."""
+    from .io.patterns_txt import join_attempts
+
+    joined = join_attempts(table.select(["ts", "src", "dst", "amount_paid", "amount_received", "pay_currency",
+                                         "recv_currency", "payment_format"]).to_pandas(),
+                           accounts.to_pandas(), attempts)
+    return joined["attempt_id"].to_numpy(), joined["typology"].to_numpy().astype(np.int64)
+
+
+def check_attempts(scorer, attempts) -> None:
+    """A scorer that learns typologies cannot be trained without the laundering attempts."""
+    if scorer.needs_typology and attempts is None:
+        raise BlazingError(f"the {scorer.kind} model learns typologies and needs the laundering attempts",
+                           hint="add --patterns-file <Patterns.txt> (the attempts of the training data)")
+
+
+def train(table, accounts, patterns, model_kind="gbt", out=None, threads=None, backend="numba", seed=0,
+          attempts=None) -> dict:
+    """Fit on the first 80% by time, choose the F1-best threshold on the last 20%, save.
+
+    `attempts` (a parsed Patterns.txt) gives the typology labels a multi-task scorer needs."""
     if "label" not in table.column_names:
         raise BlazingError("training needs labels: the input has no 'Is Laundering' column")
+    scorer = make_scorer(model_kind, threads=threads or 2, seed=seed)
+    check_attempts(scorer, attempts)
     ft = build_features(table, accounts, patterns, backend=backend, threads=threads)
     fit_idx, val_idx = time_split(ft.ts, table.column("tx_id").to_numpy(), [0.8, 0.2])
     rows, weight = training_rows(ft.labels, fit_idx, seed=seed)
-    scorer = make_scorer(model_kind, threads=threads or 2, seed=seed)
-    scorer.fit(ft.matrix(rows), ft.labels[rows], ft.names, weight)
+    typology = attempt_labels(table, accounts, attempts)[1][rows] if scorer.needs_typology else None
+    scorer.fit(ft.matrix(rows), ft.labels[rows], ft.names, weight, typology)
     threshold = best_threshold(ft.labels[val_idx], predict_rows(scorer, ft, val_idx))
     windows = {p.name: p.window_seconds for p in patterns}
     meta = {
@@ -252,6 +278,11 @@ def score(model_dir, table: pa.Table, accounts, patterns, history=(), explain: b
     explanations = []
     if explain and alert.any():
         explanations = explain_alerts(ft.graph, combined, new_mask, alert, patterns, p, acc)
+        if hasattr(scorer, "predict_funnel"):   # a multi-task scorer also says which typology it sees
+            funnel = scorer.predict_funnel(ft.matrix(np.flatnonzero(new_mask)[alert]))
+            for entry, in_attempt, given in zip(explanations, funnel["in_pattern"], funnel["typology_given_pattern"]):
+                entry["in_attempt"] = float(in_attempt)
+                entry["typology"] = {name: round(float(q), 4) for name, q in zip(TYPOLOGIES, given)}
     return out, explanations
 
 
@@ -353,6 +384,7 @@ def evaluate(table, accounts, patterns, attempts=None, protocol="paper", model_k
     t0 = time.perf_counter()
     if "label" not in table.column_names:
         raise BlazingError("evaluation needs labels: the input has no 'Is Laundering' column")
+    check_attempts(make_scorer(model_kind, threads=threads or 2, seed=seed), attempts)
     ft = build_features(table, accounts, patterns, backend=backend, threads=threads)
     log(f"features: {len(ft.names)} columns for {len(ft):,} transactions "
         f"(pattern mining {ft.mining_seconds:.1f} s)")
@@ -369,10 +401,12 @@ def evaluate(table, accounts, patterns, attempts=None, protocol="paper", model_k
     if len(fit_rows) < len(train_idx):
         log(f"training on {len(fit_rows):,} of {len(train_idx):,} training-period transactions: every laundering "
             f"one and a weighted uniform sample of the rest")
+    attempt_id, typology = attempt_labels(table, accounts, attempts) if attempts is not None else (None, None)
 
     def fit_eval(columns):
         scorer = make_scorer(model_kind, threads=threads or 2, seed=seed)
-        scorer.fit(ft.matrix(fit_rows, columns), y[fit_rows], columns, weight)
+        scorer.fit(ft.matrix(fit_rows, columns), y[fit_rows], columns, weight,
+                   typology[fit_rows] if scorer.needs_typology else None)
         threshold = 0.5
         if val_idx is not None:
             threshold = best_threshold(y[val_idx], predict_rows(scorer, ft, val_idx, columns))
@@ -411,13 +445,7 @@ def evaluate(table, accounts, patterns, attempts=None, protocol="paper", model_k
 
     typ_recall, typ_tx_recall = {}, {}
     if attempts is not None:
-        from .io.patterns_txt import join_attempts
-
-        joined = join_attempts(table.select(["ts", "src", "dst", "amount_paid", "amount_received", "pay_currency",
-                                             "recv_currency", "payment_format"]).to_pandas(),
-                               accounts.to_pandas(), attempts)
-        att = joined["attempt_id"].to_numpy()[test_idx]
-        typ = joined["typology"].to_numpy()[test_idx]
+        att, typ = attempt_id[test_idx], typology[test_idx]
         pred = p >= threshold
         for code, name in enumerate(TYPOLOGIES):
             mask = (typ == code) & (att >= 0)

@@ -41,6 +41,23 @@ def embedded_world(tmp_path_factory):
     return files, out / "tx.parquet"
 
 
+def write_time_periods(parquet, out: Path, periods: dict[str, tuple[int, int]]) -> None:
+    """Write `out/<name>.parquet` (with its account key table) holding the transactions ranked
+    [start, stop) by time, in their original order, for each name of `periods`."""
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from blazingaml.io.ibm_csv import accounts_path_for
+    from blazingaml.io.transactions import load_transactions
+
+    table, accounts = load_transactions(parquet)
+    order = np.argsort(table["ts"].to_numpy(), kind="stable")
+    for name, (start, stop) in periods.items():
+        pq.write_table(table.take(pa.array(np.sort(order[start:stop]))), out / f"{name}.parquet")
+        pq.write_table(accounts, accounts_path_for(out / f"{name}.parquet"))
+
+
 def gpu_available() -> bool:
     try:
         import cupy

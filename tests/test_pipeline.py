@@ -7,7 +7,6 @@ import subprocess
 import sys
 
 import numpy as np
-import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
@@ -16,7 +15,7 @@ from blazingaml.io.ibm_csv import accounts_path_for
 from blazingaml.io.patterns_txt import join_attempts, read_patterns
 from blazingaml.io.transactions import load_transactions
 
-from .conftest import ROOT
+from .conftest import ROOT, write_time_periods
 
 GFP = str(ROOT / "patterns" / "gfp")
 TYPOLOGIES = str(ROOT / "patterns" / "typologies")
@@ -31,12 +30,9 @@ def split_world(embedded_world, tmp_path_factory):
     """The embedded world cut in two by time: an older file (history) and a newer one to score."""
     files, parquet = embedded_world
     out = tmp_path_factory.mktemp("split")
-    table, accounts = load_transactions(parquet)
-    order = np.argsort(table["ts"].to_numpy(), kind="stable")
-    cut = int(len(order) * 0.85)
-    for name, idx in (("old", np.sort(order[:cut])), ("new", np.sort(order[cut:]))):
-        pq.write_table(table.take(pa.array(idx)), out / f"{name}.parquet")
-        pq.write_table(accounts, accounts_path_for(out / f"{name}.parquet"))
+    rows = load_transactions(parquet)[0].num_rows
+    cut = int(rows * 0.85)
+    write_time_periods(parquet, out, {"old": (0, cut), "new": (cut, rows)})
     return files, parquet, out
 
 

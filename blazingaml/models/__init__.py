@@ -1,7 +1,10 @@
 """Scorers: one small protocol (fit, predict_proba, save, load, describe) and its implementations.
 
-Models persist as a directory: the booster's own text format plus `model.json` (feature schema,
-pattern hashes, windows, threshold, library versions). Loading never unpickles anything.
+LightGBM and XGBoost live here; the multi-task network is models/apem.py and the streaming
+mixture of experts models/driftmoe.py (docs/scorers.md compares them). Models persist as a
+directory: the scorer's own files (booster text, or plain arrays and JSON) plus `model.json`
+(feature schema, pattern hashes, windows, threshold, library versions). Loading never unpickles
+anything.
 """
 
 from __future__ import annotations
@@ -12,17 +15,25 @@ from typing import Protocol
 
 import numpy as np
 
-from ..errors import ModelError, require
+from ..errors import BlazingError, ModelError, require
 from ..io.atomic import write_text_atomic
 from ..io.model_files import read_model_metadata, write_model_directory
-
-MODEL_KINDS = ("gbt", "xgboost")
+from .apem import APEMScorer
+from .driftmoe import DriftMoEScorer
 
 
 class Scorer(Protocol):
-    kind: str
+    """What every scorer implements. `fit` takes rows in time order (the streaming scorer learns
+    them in that order), float32 features named by `names`, optional row weights, and each row's
+    typology code (TYPOLOGIES order, -1 outside any attempt), which only scorers with
+    `needs_typology` use. `load(directory)` is a classmethod; FILE is the file that must exist."""
 
-    def fit(self, X: np.ndarray, y: np.ndarray, names: list[str], weight: np.ndarray | None = None) -> "Scorer": ...
+    kind: str
+    FILE: str
+    needs_typology: bool
+
+    def fit(self, X: np.ndarray, y: np.ndarray, names: list[str], weight: np.ndarray | None = None,
+            typology: np.ndarray | None = None) -> "Scorer": ...
     def predict_proba(self, X: np.ndarray) -> np.ndarray: ...
     def save(self, directory: Path) -> None: ...
     def describe(self) -> dict: ...
@@ -39,6 +50,7 @@ class LightGBMScorer:
 
     kind = "gbt"
     FILE = "booster.txt"
+    needs_typology = False
 
     def __init__(self, booster=None, params: dict | None = None, threads: int = 2, seed: int = 0,
                  pos_weight: float = 1.0):
@@ -51,7 +63,8 @@ class LightGBMScorer:
         }
         self.rounds = 300
 
-    def fit(self, X: np.ndarray, y: np.ndarray, names: list[str], weight: np.ndarray | None = None) -> "LightGBMScorer":
+    def fit(self, X: np.ndarray, y: np.ndarray, names: list[str], weight: np.ndarray | None = None,
+            typology: np.ndarray | None = None) -> "LightGBMScorer":
         import lightgbm as lgb
 
         params = dict(self.params, scale_pos_weight=self.pos_weight)
@@ -86,12 +99,13 @@ class XGBoostScorer:
 
     kind = "xgboost"
     FILE = "booster.json"
+    needs_typology = False
 
     def __init__(self, booster=None, threads: int = 2, seed: int = 0):
         self.booster = booster
         self.threads, self.seed = threads, seed
 
-    def fit(self, X, y, names, weight=None):
+    def fit(self, X, y, names, weight=None, typology=None):
         xgb = require("xgboost", "xgboost")
         dtrain = xgb.DMatrix(X, label=y, weight=weight, feature_names=list(names))
         params = {"objective": "binary:logistic", "tree_method": "hist", "max_depth": 8, "eta": 0.1,
@@ -122,12 +136,22 @@ class XGBoostScorer:
         return {"kind": self.kind, "library": "xgboost", "version": xgb.__version__}
 
 
-def make_scorer(kind: str, threads: int = 2, seed: int = 0):
+SCORERS = {"gbt": LightGBMScorer, "xgboost": XGBoostScorer, "apem": APEMScorer, "driftmoe": DriftMoEScorer}
+MODEL_KINDS = tuple(SCORERS)
+
+
+def make_scorer(kind: str, threads: int = 2, seed: int = 0, **settings):
+    """A new scorer of `kind`; `settings` are that scorer's hyperparameters (see docs/scorers.md).
+    Fails at once, with the pip extra to install, when the scorer's library is missing."""
     if kind == "gbt":
-        return LightGBMScorer(threads=threads, seed=seed)
+        return LightGBMScorer(threads=threads, seed=seed, **settings)
     if kind == "xgboost":
         require("xgboost", "xgboost")
-        return XGBoostScorer(threads=threads, seed=seed)
+        return XGBoostScorer(threads=threads, seed=seed, **settings)
+    if kind == "apem":
+        return APEMScorer(threads=threads, seed=seed, **settings)
+    if kind == "driftmoe":  # single-threaded: river learns one row at a time
+        return DriftMoEScorer(seed=seed, **settings)
     raise ModelError(f"unknown model kind '{kind}'", hint="choose one of: " + ", ".join(MODEL_KINDS))
 
 
@@ -145,14 +169,14 @@ def load_model(directory):
     directory = Path(directory)
     meta = read_model_metadata(directory)
     kind = meta["scorer"]["kind"]
-    cls = {"gbt": LightGBMScorer, "xgboost": XGBoostScorer}.get(kind)
+    cls = SCORERS.get(kind)
     if cls is None:
         raise ModelError(f"{directory / 'model.json'}: unknown scorer kind {kind!r}")
     if not (directory / cls.FILE).exists():
-        raise ModelError(f"{directory}: booster file {cls.FILE} is missing")
+        raise ModelError(f"{directory}: model file {cls.FILE} is missing")
     try:
         return cls.load(directory), meta
-    except ModelError:
+    except BlazingError:  # a ModelError, or the scorer's optional library is missing
         raise
-    except Exception as exc:  # the booster libraries raise their own error types
-        raise ModelError(f"{directory}: the booster cannot be loaded ({exc})") from None
+    except Exception as exc:  # the scorer libraries raise their own error types
+        raise ModelError(f"{directory}: the {kind} model cannot be loaded ({exc})") from None
