@@ -116,11 +116,8 @@ def build_parser() -> argparse.ArgumentParser:
                                    "<NAME>_Patterns.txt, <NAME>_accounts.csv, plus the generator's truth "
                                    "<NAME>_Placements.csv and <NAME>_ControlledAccounts.csv. Every mechanism and its "
                                    "source: docs/generator.md.",
-                       epilog="examples:
-  blazingaml generate --preset hi-small-like --scale 0.1 --seed 7 --out data/hi
-"
-                              "  blazingaml generate --preset li-small-like --scale 0.2 --out data/li
-"
+                       epilog="examples:\n  blazingaml generate --preset hi-small-like --scale 0.1 --seed 7 --out data/hi\n"
+                              "  blazingaml generate --preset li-small-like --scale 0.2 --out data/li\n"
                               "  blazingaml generate --scale 0.05 --embed-patterns "
                               "data/ibm-aml-sample/HI-Small_Patterns.dev.txt --out data/embedded",
                        formatter_class=argparse.RawDescriptionHelpFormatter)
