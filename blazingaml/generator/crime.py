@@ -50,7 +50,17 @@ CRIME = {
     "integration_max_payments": 4,     # payments per holder within the main period
     "integration_gap_days": 1.0,
     "integration_purposes": {"purchase": 0.3, "supply": 0.3, "rent": 0.1, "wages": 0.3},
+    # Share of integration payments sent as an ACH transfer instead of the purpose's usual format. Derived
+    # from the real per-format laundering counts (docs/generator.md): HI-Small's laundering rows are 86.6% ACH
+    # and its pattern rows all ACH, so (4,483 - 3,209) / 1,968 = 65% of the rest; LI-Small's test period has
+    # 45% of its laundering off ACH with 29% pattern rows, so (0.55 - 0.29) / 0.71 = 37% of the rest.
+    "integration_ach_share": 0.65,
     "victims_per_placement": 3.0,      # mean number of victim payments of a visible placement
+    # Who holds the proceeds of a case that is not layered: "own" = the criminal's own everyday account (a
+    # person's main account or a trading firm's, drawn by activity), which keeps its ordinary spending, so the
+    # dirty-first ledger labels ordinary-looking payments ([ALT] §3: criminal agents are also ordinary economic
+    # agents); "recruit" = a recruited quiet account, like the accounts of a layering scheme.
+    "direct_holder": "own",
 }
 # Integration looks like ordinary spending: each purpose pays whom the ordinary flow pays, in its formats and
 # amounts (economy.ECONOMY): shop purchases, supplier invoices, rent, wages.
@@ -95,6 +105,7 @@ class CrimePlan:
     case_accounts: list                 # per case, the accounts it controls
     attempts: list = field(default_factory=list)   # AttemptRecord, generated first, then embedded
     embedded_cases: int = 0
+    own_accounts: list = field(default_factory=list)   # criminals' everyday accounts (keep their activity)
 
     def controlled(self, n_accounts: int, active: np.ndarray) -> np.ndarray:
         """Mask of the accounts controlled by the active cases."""
@@ -138,6 +149,9 @@ class CrimePlanner:
                        (("purchase", shops), ("supply", sellers), ("rent", estates), ("wages", people))
                        if len(c)}
         self.victims = people
+        everyday = np.flatnonzero(((pop.kind == INDIVIDUAL) & pop.primary) | ((pop.kind != INDIVIDUAL) & (pop.size > 0)))
+        self.everyday, self.everyday_cdf = everyday, np.cumsum(pop.activity[everyday])
+        self.own: set[int] = set()
 
     # -- accounts --------------------------------------------------------------------------------
     def _accounts(self, k: int) -> np.ndarray:
@@ -202,6 +216,8 @@ class CrimePlanner:
                 break
             purpose = _pick(rng, {k: cfg["integration_purposes"][k] for k in purposes})
             fmt, amount = _integration_payment(rng, purpose)
+            if rng.random() < cfg["integration_ach_share"]:
+                fmt = F["ACH"]
             src.append(holder)
             dst.append(int(self.payees[purpose].draw(rng, self.pop.currency[[holder]], domestic=1.0)[0]))
             ts.append(min(t + int(rng.integers(0, 1440)) * MINUTE, self.cal.end - MINUTE))
@@ -255,7 +271,11 @@ class CrimePlanner:
 
     def direct(self) -> float:
         """Proceeds placed in one account and spent without layering."""
-        holder = int(self._accounts(1)[0])
+        if self.cfg["direct_holder"] == "own":
+            holder = int(Counterparties.pick(self.rng, self.everyday, self.everyday_cdf, 1)[0])
+            self.own.add(holder)
+        else:
+            holder = int(self._accounts(1)[0])
         self._control([holder])
         t = self.cal.laundering_start(self.rng)
         usd = self.shapes.value() * self.rng.uniform(2, 8)
@@ -290,7 +310,8 @@ class CrimePlanner:
         placement_case = np.repeat(np.array(self.placement_case, np.int32), [len(p) for p in self.placements])
         while len(self.case_accounts) < self.case:
             self.case_accounts.append([])
-        return CrimePlan(ledger, row_case, placements, placement_case, self.case_accounts, attempts, n_embedded)
+        return CrimePlan(ledger, row_case, placements, placement_case, self.case_accounts, attempts, n_embedded,
+                         sorted(self.own))
 
 
 def laundering_legs(pop: Population, src, dst, ts, usd, fmt=None, flow: int = LAYERING) -> Ledger:
