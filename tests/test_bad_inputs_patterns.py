@@ -95,7 +95,7 @@ def pattern_text(names, description: str) -> str:
 def generated(text: str) -> tuple[str, str]:
     compiled = compile_patterns(parse_text(text, "user.pattern"))
     return ("\n".join(generate_source(k, compiled.mode) for k in compiled.kernels),
-            "\n".join(generate_cuda(k, compiled.mode) for k in compiled.kernels))
+            generate_cuda(compiled.kernels, compiled.mode))
 
 
 def without_comments(source: str, marker: str) -> str:
