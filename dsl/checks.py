@@ -25,8 +25,8 @@ RESERVED = {"edge", "hop"}
 # Bounds on the text itself, checked on the parse tree before anything recurses over it: deep or
 # long expressions would exhaust Python's stack in the compiler, huge literals overflow int64
 # arithmetic in generated kernels, and thousands of cases compile for minutes. Library patterns
-# stay far below every one of them (deepest expression nesting: 18).
-MAX_EXPRESSION_DEPTH = 64
+# stay far below every one of them (deepest expression nesting: 18). MAX_EXPRESSION_DEPTH above bounds
+# the depth of expressions; parser.MAX_NESTING bounds parentheses and prefix operators before parsing.
 MAX_NAME_LENGTH = 64
 MAX_STRING_LENGTH = 200
 MAX_CASES = 32
@@ -285,13 +285,14 @@ def _token_problem(token) -> tuple[str, str | None] | None:
     if kind == "STRING" and len(value) - 2 > MAX_STRING_LENGTH:
         return f"a string of {len(value) - 2} characters (at most {MAX_STRING_LENGTH})", None
     if kind == "NUMBER" and float(value) > MAX_NUMBER:
-        return f"the number {value[:20]}{'...' if len(value) > 20 else ''} is too large (at most {MAX_NUMBER:.0e})", None
-    if kind == "INT" and int(value) > MAX_WHOLE_NUMBER:
-        return f"the whole number {value[:20]}{'...' if len(value) > 20 else ''} is too large " \
-               f"(at most {MAX_WHOLE_NUMBER:,})", None
+        return (f"the number {value[:20]}{'...' if len(value) > 20 else ''} is too large (at most {MAX_NUMBER:.0e})",
+                "numbers must stay below 1e15, the largest amount a Trans.csv may hold")
+    if kind == "INT" and (len(value) > 18 or int(value) > MAX_WHOLE_NUMBER):   # int() refuses 4,300+ digits
+        return (f"the whole number {value[:20]}{'...' if len(value) > 20 else ''} is too large "
+                f"(at most {MAX_WHOLE_NUMBER:,})", None)
     if kind == "DURATION" and float(value[:-1]) * _DURATION_UNITS[value[-1]] > MAX_DURATION_SECONDS:
-        return f"the duration {value[:20]}{'...' if len(value) > 20 else ''} is too long " \
-               f"(at most {MAX_DURATION_SECONDS // 86400} days)", None
+        return (f"the duration {value[:20]}{'...' if len(value) > 20 else ''} is too long "
+                f"(at most {MAX_DURATION_SECONDS // 86400} days)", "windows must stay below ten years")
     return None
 
 
@@ -311,9 +312,9 @@ def check_bounds(tree, source: str, text: str) -> None:
             continue
         where = node.meta
         if depth > MAX_EXPRESSION_DEPTH:
-            raise PatternError(f"the expression is nested too deeply (more than {MAX_EXPRESSION_DEPTH} levels)",
+            raise PatternError(f"expression more than {MAX_EXPRESSION_DEPTH} operators deep",
                                source, getattr(where, "line", 0), getattr(where, "column", 0), text,
-                               hint="split it into simpler conditions or stages")
+                               hint="split it over several `require` statements")
         if node.data == "cases" and len(node.children) > MAX_CASES:
             raise PatternError(f"{len(node.children)} cases in one pattern (at most {MAX_CASES})",
                                source, where.line, where.column, text, hint="split the pattern into several")
