@@ -257,7 +257,7 @@ def generate(out_dir: str | os.PathLike, preset: str = "hi-small-like", scale: f
     placed = active[plan.placement_case]
     placements = Placements(*[getattr(plan.placements, f)[placed] for f in Placements.__dataclass_fields__])
     controlled = plan.controlled(len(pop), active)
-    position = np.full(len(order), -1, np.int64)
+    position = np.full(len(inside), -1, np.int64)      # planned row -> written row (-1: dropped)
     position[order[keep]] = np.arange(len(keep))
 
     out = Path(out_dir)

@@ -203,7 +203,8 @@ class CrimePlanner:
     # -- integration ---------------------------------------------------------------------------
     def _integrate(self, holder: int, usd: float, since: int) -> int:
         """Spending of `usd` dirty dollars held by `holder` since `since`, after a rest, in ordinary-looking
-        payments (purchases, supplier invoices, rent, wages) at ordinary times; returns payments planned.
+        payments (purchases, supplier invoices, rent, wages) at the hours laundering happens (in the real
+        files the laundering rate over all laundering rows peaks at 12:00); returns payments planned.
         Agents spend only during the main period (every real tail positive is a pattern row) and, like every
         real laundering row, in one currency (the payee's)."""
         cfg, rng = self.cfg, self.rng
@@ -220,7 +221,8 @@ class CrimePlanner:
                 fmt = F["ACH"]
             src.append(holder)
             dst.append(int(self.payees[purpose].draw(rng, self.pop.currency[[holder]], domestic=1.0)[0]))
-            ts.append(min(t + int(rng.integers(0, 1440)) * MINUTE, self.cal.end - MINUTE))
+            day = t // DAY * DAY        # agents act in their working hours: the laundering hour profile
+            ts.append(min(int(times_between(rng, day, day + DAY - MINUTE)[0]), self.cal.end - MINUTE))
             amounts.append(min(amount, left))
             fmts.append(fmt)
             left -= amounts[-1]

@@ -58,7 +58,7 @@ ECONOMY = {
     "shop_popularity_pareto": 2.0,
     "purchase_formats": {"Credit Card": 0.55, "Cheque": 0.27, "Cash": 0.12, "ACH": 0.06},
     "purchase_median": {"Credit Card": 60.0, "Cheque": 300.0, "Cash": 80.0, "ACH": 100.0}, "purchase_sigma": 1.0,
-    "supply_formats": {"Cheque": 0.80, "ACH": 0.02, "Wire": 0.18},
+    "supply_formats": {"Cheque": 0.89, "ACH": 0.02, "Wire": 0.09},
     "supply_median": 8_000.0, "supply_size_exponent": 0.3, "supply_sigma": 2.2,
     "supply_pass_through_share": 0.2,       # of a supplier's own purchases, made soon after it is paid
     "supply_terms_share": 0.02,             # ACH invoices paid on terms, days later (the legitimate tail)
