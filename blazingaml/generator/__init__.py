@@ -227,8 +227,7 @@ def generate(out_dir: str | os.PathLike, preset: str = "hi-small-like", scale: f
     plan = CrimePlanner(rng, pop, cal, crime_cfg).plan(target * PLAN_HEADROOM + PLAN_SPARE, embedded_legs)
     step("economy")
     # The scheme's accounts are kept quiet: their owners use them less for ordinary spending.
-    quiet = {a for accounts in plan.case_accounts for a in accounts} - set(plan.own_accounts)
-    pop.activity[sorted(quiet)] *= crime_cfg["controlled_activity"]
+    pop.activity[sorted({a for accounts in plan.case_accounts for a in accounts})] *= crime_cfg["controlled_activity"]
     legit = economy(rng, pop, cal, max(0, n_tx - len(plan.ledger)))
     ledger = Ledger.concat([legit, plan.ledger])
     case = np.concatenate([np.full(len(legit), -1, np.int32), plan.row_case])

@@ -56,11 +56,6 @@ CRIME = {
     # 45% of its laundering off ACH with 29% pattern rows, so (0.55 - 0.29) / 0.71 = 37% of the rest.
     "integration_ach_share": 0.65,
     "victims_per_placement": 3.0,      # mean number of victim payments of a visible placement
-    # Who holds the proceeds of a case that is not layered: "own" = the criminal's own everyday account (a
-    # person's main account or a trading firm's, drawn by activity), which keeps its ordinary spending, so the
-    # dirty-first ledger labels ordinary-looking payments ([ALT] §3: criminal agents are also ordinary economic
-    # agents); "recruit" = a recruited quiet account, like the accounts of a layering scheme.
-    "direct_holder": "own",
 }
 # Integration looks like ordinary spending: each purpose pays whom the ordinary flow pays, in its formats and
 # amounts (economy.ECONOMY): shop purchases, supplier invoices, rent, wages.
@@ -105,7 +100,6 @@ class CrimePlan:
     case_accounts: list                 # per case, the accounts it controls
     attempts: list = field(default_factory=list)   # AttemptRecord, generated first, then embedded
     embedded_cases: int = 0
-    own_accounts: list = field(default_factory=list)   # criminals' everyday accounts (keep their activity)
 
     def controlled(self, n_accounts: int, active: np.ndarray) -> np.ndarray:
         """Mask of the accounts controlled by the active cases."""
@@ -149,9 +143,6 @@ class CrimePlanner:
                        (("purchase", shops), ("supply", sellers), ("rent", estates), ("wages", people))
                        if len(c)}
         self.victims = people
-        everyday = np.flatnonzero(((pop.kind == INDIVIDUAL) & pop.primary) | ((pop.kind != INDIVIDUAL) & (pop.size > 0)))
-        self.everyday, self.everyday_cdf = everyday, np.cumsum(pop.activity[everyday])
-        self.own: set[int] = set()
 
     # -- accounts --------------------------------------------------------------------------------
     def _accounts(self, k: int) -> np.ndarray:
@@ -273,11 +264,7 @@ class CrimePlanner:
 
     def direct(self) -> float:
         """Proceeds placed in one account and spent without layering."""
-        if self.cfg["direct_holder"] == "own":
-            holder = int(Counterparties.pick(self.rng, self.everyday, self.everyday_cdf, 1)[0])
-            self.own.add(holder)
-        else:
-            holder = int(self._accounts(1)[0])
+        holder = int(self._accounts(1)[0])
         self._control([holder])
         t = self.cal.laundering_start(self.rng)
         usd = self.shapes.value() * self.rng.uniform(2, 8)
@@ -312,8 +299,7 @@ class CrimePlanner:
         placement_case = np.repeat(np.array(self.placement_case, np.int32), [len(p) for p in self.placements])
         while len(self.case_accounts) < self.case:
             self.case_accounts.append([])
-        return CrimePlan(ledger, row_case, placements, placement_case, self.case_accounts, attempts, n_embedded,
-                         sorted(self.own))
+        return CrimePlan(ledger, row_case, placements, placement_case, self.case_accounts, attempts, n_embedded)
 
 
 def laundering_legs(pop: Population, src, dst, ts, usd, fmt=None, flow: int = LAYERING) -> Ledger:
