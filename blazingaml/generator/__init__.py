@@ -94,7 +94,7 @@ def select_cases(labels, is_leg: np.ndarray, n_cases: int, first_generated: int,
                  non_pattern_share: float) -> np.ndarray:
     """Which crime cases the world keeps: embedded cases always, then the fewest generated cases (in planned
     order) whose laundering reaches `target`. At small scales one case is a large share of the volume, so
-    single generated cases near that boundary are then switched on or off while that brings the laundering
+    generated cases near that boundary are then switched on or off (or one swapped for another) while that brings the laundering
     count and the share outside attempts closer to the preset (at scale 1 this rarely runs: the share is the
     mechanisms' outcome)."""
     def cost(active):
@@ -119,21 +119,27 @@ def select_cases(labels, is_leg: np.ndarray, n_cases: int, first_generated: int,
             lo = mid + 1
     active = prefix(lo)
     best = cost(active)[0]
-    for _ in range(60):     # local search: switch single cases near the boundary on or off
+    for _ in range(60):     # local search: switch single cases near the boundary on or off, or swap two
         if best <= 0.04:
             break
         on = [c for c in np.flatnonzero(active)[::-1] if c >= first_generated][:30]
         off = list(np.flatnonzero(~active)[:30])
-        scores = []
-        for c in on + off:
-            trial = active.copy()
-            trial[c] = not trial[c]
-            scores.append((cost(trial)[0], c))
-        if not scores or min(scores)[0] >= best:
-            break
-        best, flip = min(scores)
-        active[flip] = not active[flip]
+        moves = [(c,) for c in on + off]
+        scores = [(cost(_flipped(active, m))[0], m) for m in moves]
+        if not scores or min(scores)[0] >= best:   # no single switch helps: try one case for another
+            moves = [(a, b) for a in on[:10] for b in off[:10]]
+            scores = [(cost(_flipped(active, m))[0], m) for m in moves]
+            if not scores or min(scores)[0] >= best:
+                break
+        best, move = min(scores)
+        active = _flipped(active, move)
     return active
+
+
+def _flipped(active: np.ndarray, cases: tuple) -> np.ndarray:
+    trial = active.copy()
+    trial[list(cases)] = ~trial[list(cases)]
+    return trial
 
 
 def _embedded_legs(attempts: list[Attempt], index: dict, raw_lines: list[str]) -> list[tuple[Ledger, str, str | None]]:
