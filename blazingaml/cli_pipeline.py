@@ -7,6 +7,7 @@ import json
 import time
 from pathlib import Path
 
+from .cli_inputs import add_columns, add_only, chosen_patterns, read_transactions
 from .cli_patterns import add_engine
 from .models import MODEL_KINDS
 from .progress import log
@@ -14,24 +15,17 @@ from .progress import log
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def _patterns(paths):
-    from .dsl.parser import load_patterns
-
-    return load_patterns(paths)
-
-
 def cmd_train(args) -> int:
     from .io.atomic import ensure_replaceable
     from .io.model_files import model_file_names
     from .io.patterns_txt import read_patterns
-    from .io.transactions import load_transactions
     from .pipeline import train
 
     ensure_replaceable(args.out, model_file_names)
-    table, accounts = load_transactions(args.input)
+    table, accounts = read_transactions(args.input, args)
     attempts = read_patterns(args.patterns_file) if args.patterns_file else None
     t0 = time.perf_counter()
-    meta = train(table, accounts, _patterns(args.patterns), model_kind=args.model, out=args.out,
+    meta = train(table, accounts, chosen_patterns(args.patterns, args), model_kind=args.model, out=args.out,
                  threads=args.threads, backend=args.backend, attempts=attempts)
     log(f"trained a {args.model} model on {meta['trained_rows']:,} transactions "
         f"({len(meta['features'])} features, threshold {meta['threshold']:.3f}) in "
@@ -43,15 +37,14 @@ def cmd_score(args) -> int:
     import pyarrow.parquet as pq
 
     from .io.atomic import atomic_files
-    from .io.transactions import load_transactions
     from .models import load_model
     from .pipeline import score
 
     _, meta = load_model(args.model)
     pattern_paths = args.patterns or sorted({meta["pattern_sources"][n] for n in meta["patterns"]})
-    table, accounts = load_transactions(args.input)
-    history = [load_transactions(h) for h in args.history or []]
-    out, explanations = score(args.model, table, accounts, _patterns(pattern_paths), history=history,
+    table, accounts = read_transactions(args.input, args)
+    history = [read_transactions(h, args) for h in args.history or []]
+    out, explanations = score(args.model, table, accounts, chosen_patterns(pattern_paths, args), history=history,
                               explain=args.explain, threads=args.threads, backend=args.backend)
     # The explanations, when asked for, are committed just before the scores (the commit point);
     # explanations left by an earlier run would not belong to these scores, so they go.
@@ -72,14 +65,13 @@ def cmd_score(args) -> int:
 def cmd_evaluate(args) -> int:
     from .io.atomic import ensure_replaceable
     from .io.patterns_txt import read_patterns
-    from .io.transactions import load_transactions
     from .pipeline import evaluate, evaluation_json
     from .report import report_file_names, write_report
 
     ensure_replaceable(args.report, report_file_names)
-    table, accounts = load_transactions(args.transactions)
+    table, accounts = read_transactions(args.transactions, args)
     attempts = read_patterns(args.patterns_file) if args.patterns_file else None
-    ev = evaluate(table, accounts, _patterns(args.patterns), attempts=attempts, protocol=args.protocol,
+    ev = evaluate(table, accounts, chosen_patterns(args.patterns, args), attempts=attempts, protocol=args.protocol,
                   model_kind=args.model, threads=args.threads, backend=args.backend, ablation=not args.no_ablation)
     where = write_report(ev, args.report)
     if args.json:
@@ -136,8 +128,10 @@ def register(sub, commands: dict, add_common) -> None:
                                    "time and pick the F1-best threshold on the last 20%.",
                        epilog="example:\n  blazingaml train --input tx.parquet --patterns patterns/ --out model/",
                        formatter_class=fmt)
-    p.add_argument("--input", required=True, help="labelled transactions (.csv or .parquet)")
+    p.add_argument("--input", required=True, help="labelled transactions: an IBM Trans.csv, or Parquet (see --columns)")
     p.add_argument("--patterns", nargs="+", default=[lib], help="pattern files or directories (default: the library)")
+    add_only(p)
+    add_columns(p)
     p.add_argument("--model", choices=MODEL_KINDS, default="gbt",
                    help="gbt = LightGBM (default), xgboost, apem (multi-task, needs --patterns-file), "
                         "driftmoe (streaming); see docs/scorers.md")
@@ -159,6 +153,7 @@ def register(sub, commands: dict, add_common) -> None:
     p.add_argument("--output", required=True)
     p.add_argument("--patterns", nargs="+", help="pattern files (default: those recorded in the model)")
     p.add_argument("--explain", action="store_true")
+    add_columns(p)
     add_engine(p)
     add_common(p)
     commands["score"] = cmd_score
@@ -173,6 +168,8 @@ def register(sub, commands: dict, add_common) -> None:
     p.add_argument("--transactions", required=True)
     p.add_argument("--patterns-file", help="a Patterns.txt, for recall per typology")
     p.add_argument("--patterns", nargs="+", default=[lib])
+    add_only(p)
+    add_columns(p)
     p.add_argument("--protocol", choices=["paper", "ibm"], default="paper")
     p.add_argument("--model", choices=MODEL_KINDS, default="gbt")
     p.add_argument("--report", required=True, help="report directory")
