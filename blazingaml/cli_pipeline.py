@@ -38,13 +38,12 @@ def cmd_score(args) -> int:
 
     from .io.atomic import atomic_files
     from .models import load_model
-    from .pipeline import score
+    from .pipeline import model_patterns, score
 
     _, meta = load_model(args.model)
-    pattern_paths = args.patterns or sorted({meta["pattern_sources"][n] for n in meta["patterns"]})
     table, accounts = read_transactions(args.input, args)
     history = [read_transactions(h, args) for h in args.history or []]
-    out, explanations = score(args.model, table, accounts, chosen_patterns(pattern_paths, args), history=history,
+    out, explanations = score(args.model, table, accounts, model_patterns(meta, args.patterns), history=history,
                               explain=args.explain, threads=args.threads, backend=args.backend)
     # The explanations, when asked for, are committed just before the scores (the commit point);
     # explanations left by an earlier run would not belong to these scores, so they go.

@@ -221,6 +221,15 @@ def train(table, accounts, patterns, model_kind="gbt", out=None, threads=None, b
     return meta
 
 
+def model_patterns(meta: dict, paths=None) -> list:
+    """The patterns a model was trained with, read from `paths` (default: the files it recorded);
+    other patterns of the same files are left out (a model may use a few of a file's patterns)."""
+    from .dsl.parser import load_patterns
+
+    paths = paths or sorted(set(meta["pattern_sources"].values()))
+    return [p for p in load_patterns(paths) if p.name in meta["patterns"]]
+
+
 def check_compatible(meta: dict, patterns) -> None:
     hashes = pattern_hashes(patterns)
     if hashes != meta.get("patterns"):
