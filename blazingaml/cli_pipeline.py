@@ -81,16 +81,20 @@ def cmd_evaluate(args) -> int:
 
 
 def print_summary(ev, where) -> None:
+    """The F1 table and headline metrics on stdout. The title is a line of its own (a table title
+    wraps to the table's width) and nothing wraps when stdout is a file or a pipe."""
     from rich.console import Console
     from rich.table import Table
 
-    console = Console()
-    t = Table(title=f"minority-class F1 ({ev.protocol} protocol, {ev.rows:,} transactions)")
-    t.add_column("features")
-    t.add_column("F1", justify="right")
-    for row in ev.ablation:
-        t.add_row(row["features"], f"{row['f1']:.3f}")
-    console.print(t)
+    console = Console(highlight=False, soft_wrap=True)
+    console.print(f"minority-class F1 ({ev.protocol} protocol, {ev.rows:,} transactions)", style="bold")
+    if ev.ablation:
+        t = Table()
+        t.add_column("features")
+        t.add_column("F1", justify="right")
+        for row in ev.ablation:
+            t.add_row(row["features"], f"{row['f1']:.3f}")
+        console.print(t)
     m = ev.metrics
     console.print(f"all features: F1 {m['f1']:.3f}, precision {m['precision']:.3f}, recall {m['recall']:.3f}, "
                   f"PR-AUC {m['pr_auc']:.3f}")
@@ -101,21 +105,66 @@ def print_summary(ev, where) -> None:
 
 
 def cmd_demo(args) -> int:
-    """The whole loop on shipped data: generate, convert, evaluate with the full library."""
+    """The whole loop on shipped data: generate, convert, evaluate with the full library, then
+    train on all but the world's last day, score that day with --explain and tell one alert."""
     from .generator import generate
     from .io.ibm_csv import convert_trans_csv
 
     out = Path(args.out)
-    log(f"1/3 generating a HI-Small-like world at scale {args.scale} with the real dev attempts embedded ...")
+    lib = str(ROOT / "patterns")
+    log(f"1/5 generating a HI-Small-like world at scale {args.scale} with the real dev attempts embedded ...")
     files = generate(out, scale=args.scale, seed=args.seed,
                      embed_patterns=ROOT / "data" / "ibm-aml-sample" / "HI-Small_Patterns.dev.txt")
-    log("2/3 converting to Parquet ...")
+    log("2/5 converting to Parquet ...")
     convert_trans_csv(files.trans, out / "tx.parquet")
-    log("3/3 mining patterns/, training LightGBM and evaluating (paper protocol) ...")
-    ns = argparse.Namespace(transactions=str(out / "tx.parquet"), patterns_file=str(files.patterns),
-                            patterns=[str(ROOT / "patterns")], protocol="paper", model="gbt", threads=None,
-                            backend="numba", no_ablation=False, report=str(out / "report"), json=False)
-    return cmd_evaluate(ns)
+    log("3/5 mining patterns/, training LightGBM and evaluating (paper protocol) ...")
+    common = dict(patterns=[lib], only=None, columns=None, model="gbt", threads=None, backend="numba")
+    cmd_evaluate(argparse.Namespace(transactions=str(out / "tx.parquet"), patterns_file=str(files.patterns),
+                                    protocol="paper", no_ablation=False, report=str(out / "report"), json=False,
+                                    **common))
+    _split_last_day(out / "tx.parquet", out / "before_last_day.parquet", out / "last_day.parquet")
+    log("4/5 training on every day but the last: blazingaml train --input before_last_day.parquet ...")
+    cmd_train(argparse.Namespace(input=str(out / "before_last_day.parquet"), patterns_file=None,
+                                 out=str(out / "model"), **common))
+    log("5/5 scoring the last day: blazingaml score --input last_day.parquet --history before_last_day.parquet "
+        "--explain ...")
+    scored = out / "last_day.scored.parquet"
+    cmd_score(argparse.Namespace(model=str(out / "model"), input=str(out / "last_day.parquet"),
+                                 history=[str(out / "before_last_day.parquet")], output=str(scored),
+                                 patterns=None, explain=True, columns=None, threads=None, backend="numba"))
+    print_alert(scored.with_suffix(".alerts.jsonl"))
+    return 0
+
+
+def _split_last_day(parquet: Path, before: Path, last: Path) -> None:
+    """Write the transactions of the world's last 24 hours and those before them as two files,
+    each with the key table of `parquet` beside it."""
+    import pyarrow.parquet as pq
+
+    from .io.atomic import atomic_files
+    from .io.ibm_csv import accounts_path_for
+    from .io.transactions import load_transactions
+
+    table, accounts = load_transactions(parquet)
+    ts = table.column("ts").to_numpy()
+    on_last_day = ts > ts.max() - 86400
+    with atomic_files(accounts_path_for(before), accounts_path_for(last), before, last) as temps:
+        pq.write_table(accounts, temps[0])
+        pq.write_table(accounts, temps[1])
+        pq.write_table(table.filter(~on_last_day), temps[2])
+        pq.write_table(table.filter(on_last_day), temps[3])
+
+
+def print_alert(alerts_jsonl: Path) -> None:
+    """One alert of a scoring run told in words, on stdout."""
+    from .alert_words import describe_alert, most_telling
+
+    explanations = [json.loads(line) for line in alerts_jsonl.read_text().splitlines()]
+    chosen = most_telling(explanations)
+    print(f"\n{len(explanations):,} alert(s) on the last day; the most telling one, in words:" if chosen else
+          "\nno alerts on the last day")
+    if chosen:
+        print(describe_alert(chosen))
 
 
 def register(sub, commands: dict, add_common) -> None:

@@ -161,3 +161,40 @@ def test_mapping_without_banks_and_with_one_amount(inputs):
     assert "label" not in table.column_names
     with pytest.raises(SchemaError, match="give 'amount' or 'amount_paid'"):
         parse_column_mapping(["ts=when,src=payer,dst=payee,amount=paid,amount_paid=paid"])
+
+
+def test_an_alert_in_words_names_accounts_instances_amounts_and_times(scored):
+    from blazingaml.alert_words import SHOWN_INSTANCES, describe_alert, most_telling
+
+    _, alerts = scored["csv"]
+    chosen = most_telling(alerts)
+    assert chosen in alerts and chosen["instances"]
+    text = describe_alert(chosen)
+    tx = chosen["transaction"]
+    first = text.splitlines()[0]
+    for part in (f"bank {tx['from']['bank']} account {tx['from']['account']}",
+                 f"to bank {tx['to']['bank']} account {tx['to']['account']}", f"{tx['amount_paid']:,.2f}",
+                 f"{tx['tx_id']:,}", tx["currency"]):
+        assert part in first
+    for inst in chosen["instances"][:SHOWN_INSTANCES]:
+        assert f"  {inst['pattern']}" in text
+        earliest = min(inst["transactions"], key=lambda t: (t["ts"], t["tx_id"]))
+        assert f"{earliest['amount_paid']:,.2f} {earliest['currency']}" in text
+
+
+def test_summary_renders_in_a_pipe(capsys):
+    """Not a terminal: the title is one unbroken line, and no ablation means no (empty) table."""
+    from blazingaml.cli_pipeline import print_summary
+    from blazingaml.pipeline import Evaluation
+
+    metrics = {"f1": 0.5, "precision": 0.4, "recall": 0.6, "pr_auc": 0.3}
+    ev = Evaluation(metrics, [], {}, {}, {}, {}, 1.0, 123_456, "paper")
+    print_summary(ev, "report")
+    out = capsys.readouterr().out
+    assert out.splitlines()[0] == "minority-class F1 (paper protocol, 123,456 transactions)"
+    assert "┃" not in out and "│" not in out and "F1 0.500" in out
+    ev.ablation = [{"features": "raw", "f1": 0.25}, {"features": "+fan", "f1": 0.5}]
+    print_summary(ev, "report")
+    out = capsys.readouterr().out
+    assert out.splitlines()[0] == "minority-class F1 (paper protocol, 123,456 transactions)"
+    assert "┃ features" in out and "│ raw " in out and "0.250" in out
