@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from .cli_inputs import add_columns, add_only, chosen_patterns, read_transactions
 from .progress import bar, log
 
 
@@ -68,13 +69,11 @@ def cmd_compile(args) -> int:
 def cmd_mine(args) -> int:
     import pyarrow.parquet as pq
 
-    from .dsl.parser import load_patterns
     from .features import mine_table
     from .io.atomic import atomic_path
-    from .io.transactions import load_transactions
 
-    patterns = load_patterns(args.patterns)
-    table, accounts = load_transactions(args.input)
+    patterns = chosen_patterns(args.patterns, args)
+    table, accounts = read_transactions(args.input, args)
     log(f"mining {len(patterns)} pattern(s) on {table.num_rows:,} transactions with the {args.backend} backend")
     with bar("mining", total=len(patterns), unit="") as advance:
         mined = mine_table(table, accounts, patterns, backend=args.backend, mode=args.mode, threads=args.threads,
@@ -121,7 +120,9 @@ def register(sub, commands: dict, add_common) -> None:
                        epilog="example:\n  blazingaml mine --patterns patterns/gfp --input tx.parquet "
                               "--output features.parquet --threads 2", formatter_class=fmt)
     p.add_argument("--patterns", nargs="+", required=True, help="pattern files or directories")
-    p.add_argument("--input", required=True, help="transactions: an IBM Trans.csv or a converted .parquet")
+    p.add_argument("--input", required=True, help="transactions: an IBM Trans.csv, or Parquet (see --columns)")
+    add_only(p)
+    add_columns(p)
     p.add_argument("--output", required=True, help="output .parquet")
     add_engine(p)
     p.add_argument("--mode", choices=["closing", "participation"], default="closing",

@@ -7,6 +7,7 @@ import json
 import time
 from pathlib import Path
 
+from .cli_inputs import add_columns, add_only, chosen_patterns, read_transactions
 from .cli_patterns import add_engine
 from .models import MODEL_KINDS
 from .progress import log
@@ -14,24 +15,17 @@ from .progress import log
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def _patterns(paths):
-    from .dsl.parser import load_patterns
-
-    return load_patterns(paths)
-
-
 def cmd_train(args) -> int:
     from .io.atomic import ensure_replaceable
     from .io.model_files import model_file_names
     from .io.patterns_txt import read_patterns
-    from .io.transactions import load_transactions
     from .pipeline import train
 
     ensure_replaceable(args.out, model_file_names)
-    table, accounts = load_transactions(args.input)
+    table, accounts = read_transactions(args.input, args)
     attempts = read_patterns(args.patterns_file) if args.patterns_file else None
     t0 = time.perf_counter()
-    meta = train(table, accounts, _patterns(args.patterns), model_kind=args.model, out=args.out,
+    meta = train(table, accounts, chosen_patterns(args.patterns, args), model_kind=args.model, out=args.out,
                  threads=args.threads, backend=args.backend, attempts=attempts)
     log(f"trained a {args.model} model on {meta['trained_rows']:,} transactions "
         f"({len(meta['features'])} features, threshold {meta['threshold']:.3f}) in "
@@ -43,15 +37,13 @@ def cmd_score(args) -> int:
     import pyarrow.parquet as pq
 
     from .io.atomic import atomic_files
-    from .io.transactions import load_transactions
     from .models import load_model
-    from .pipeline import score
+    from .pipeline import model_patterns, score
 
     _, meta = load_model(args.model)
-    pattern_paths = args.patterns or sorted({meta["pattern_sources"][n] for n in meta["patterns"]})
-    table, accounts = load_transactions(args.input)
-    history = [load_transactions(h) for h in args.history or []]
-    out, explanations = score(args.model, table, accounts, _patterns(pattern_paths), history=history,
+    table, accounts = read_transactions(args.input, args)
+    history = [read_transactions(h, args) for h in args.history or []]
+    out, explanations = score(args.model, table, accounts, model_patterns(meta, args.patterns), history=history,
                               explain=args.explain, threads=args.threads, backend=args.backend)
     # The explanations, when asked for, are committed just before the scores (the commit point);
     # explanations left by an earlier run would not belong to these scores, so they go.
@@ -72,14 +64,13 @@ def cmd_score(args) -> int:
 def cmd_evaluate(args) -> int:
     from .io.atomic import ensure_replaceable
     from .io.patterns_txt import read_patterns
-    from .io.transactions import load_transactions
     from .pipeline import evaluate, evaluation_json
     from .report import report_file_names, write_report
 
     ensure_replaceable(args.report, report_file_names)
-    table, accounts = load_transactions(args.transactions)
+    table, accounts = read_transactions(args.transactions, args)
     attempts = read_patterns(args.patterns_file) if args.patterns_file else None
-    ev = evaluate(table, accounts, _patterns(args.patterns), attempts=attempts, protocol=args.protocol,
+    ev = evaluate(table, accounts, chosen_patterns(args.patterns, args), attempts=attempts, protocol=args.protocol,
                   model_kind=args.model, threads=args.threads, backend=args.backend, ablation=not args.no_ablation)
     where = write_report(ev, args.report)
     if args.json:
@@ -90,16 +81,20 @@ def cmd_evaluate(args) -> int:
 
 
 def print_summary(ev, where) -> None:
+    """The F1 table and headline metrics on stdout. The title is a line of its own (a table title
+    wraps to the table's width) and nothing wraps when stdout is a file or a pipe."""
     from rich.console import Console
     from rich.table import Table
 
-    console = Console()
-    t = Table(title=f"minority-class F1 ({ev.protocol} protocol, {ev.rows:,} transactions)")
-    t.add_column("features")
-    t.add_column("F1", justify="right")
-    for row in ev.ablation:
-        t.add_row(row["features"], f"{row['f1']:.3f}")
-    console.print(t)
+    console = Console(highlight=False, soft_wrap=True)
+    console.print(f"minority-class F1 ({ev.protocol} protocol, {ev.rows:,} transactions)", style="bold")
+    if ev.ablation:
+        t = Table()
+        t.add_column("features")
+        t.add_column("F1", justify="right")
+        for row in ev.ablation:
+            t.add_row(row["features"], f"{row['f1']:.3f}")
+        console.print(t)
     m = ev.metrics
     console.print(f"all features: F1 {m['f1']:.3f}, precision {m['precision']:.3f}, recall {m['recall']:.3f}, "
                   f"PR-AUC {m['pr_auc']:.3f}")
@@ -110,21 +105,66 @@ def print_summary(ev, where) -> None:
 
 
 def cmd_demo(args) -> int:
-    """The whole loop on shipped data: generate, convert, evaluate with the full library."""
+    """The whole loop on shipped data: generate, convert, evaluate with the full library, then
+    train on all but the world's last day, score that day with --explain and tell one alert."""
     from .generator import generate
     from .io.ibm_csv import convert_trans_csv
 
     out = Path(args.out)
-    log(f"1/3 generating a HI-Small-like world at scale {args.scale} with the real dev attempts embedded ...")
+    lib = str(ROOT / "patterns")
+    log(f"1/5 generating a HI-Small-like world at scale {args.scale} with the real dev attempts embedded ...")
     files = generate(out, scale=args.scale, seed=args.seed,
                      embed_patterns=ROOT / "data" / "ibm-aml-sample" / "HI-Small_Patterns.dev.txt")
-    log("2/3 converting to Parquet ...")
+    log("2/5 converting to Parquet ...")
     convert_trans_csv(files.trans, out / "tx.parquet")
-    log("3/3 mining patterns/, training LightGBM and evaluating (paper protocol) ...")
-    ns = argparse.Namespace(transactions=str(out / "tx.parquet"), patterns_file=str(files.patterns),
-                            patterns=[str(ROOT / "patterns")], protocol="paper", model="gbt", threads=None,
-                            backend="numba", no_ablation=False, report=str(out / "report"), json=False)
-    return cmd_evaluate(ns)
+    log("3/5 mining patterns/, training LightGBM and evaluating (paper protocol) ...")
+    common = dict(patterns=[lib], only=None, columns=None, model="gbt", threads=None, backend="numba")
+    cmd_evaluate(argparse.Namespace(transactions=str(out / "tx.parquet"), patterns_file=str(files.patterns),
+                                    protocol="paper", no_ablation=False, report=str(out / "report"), json=False,
+                                    **common))
+    _split_last_day(out / "tx.parquet", out / "before_last_day.parquet", out / "last_day.parquet")
+    log("4/5 training on every day but the last: blazingaml train --input before_last_day.parquet ...")
+    cmd_train(argparse.Namespace(input=str(out / "before_last_day.parquet"), patterns_file=None,
+                                 out=str(out / "model"), **common))
+    log("5/5 scoring the last day: blazingaml score --input last_day.parquet --history before_last_day.parquet "
+        "--explain ...")
+    scored = out / "last_day.scored.parquet"
+    cmd_score(argparse.Namespace(model=str(out / "model"), input=str(out / "last_day.parquet"),
+                                 history=[str(out / "before_last_day.parquet")], output=str(scored),
+                                 patterns=None, explain=True, columns=None, threads=None, backend="numba"))
+    print_alert(scored.with_suffix(".alerts.jsonl"))
+    return 0
+
+
+def _split_last_day(parquet: Path, before: Path, last: Path) -> None:
+    """Write the transactions of the world's last 24 hours and those before them as two files,
+    each with the key table of `parquet` beside it."""
+    import pyarrow.parquet as pq
+
+    from .io.atomic import atomic_files
+    from .io.ibm_csv import accounts_path_for
+    from .io.transactions import load_transactions
+
+    table, accounts = load_transactions(parquet)
+    ts = table.column("ts").to_numpy()
+    on_last_day = ts > ts.max() - 86400
+    with atomic_files(accounts_path_for(before), accounts_path_for(last), before, last) as temps:
+        pq.write_table(accounts, temps[0])
+        pq.write_table(accounts, temps[1])
+        pq.write_table(table.filter(~on_last_day), temps[2])
+        pq.write_table(table.filter(on_last_day), temps[3])
+
+
+def print_alert(alerts_jsonl: Path) -> None:
+    """One alert of a scoring run told in words, on stdout."""
+    from .alert_words import describe_alert, most_telling
+
+    explanations = [json.loads(line) for line in alerts_jsonl.read_text().splitlines()]
+    chosen = most_telling(explanations)
+    print(f"\n{len(explanations):,} alert(s) on the last day; the most telling one, in words:" if chosen else
+          "\nno alerts on the last day")
+    if chosen:
+        print(describe_alert(chosen))
 
 
 def register(sub, commands: dict, add_common) -> None:
@@ -136,8 +176,10 @@ def register(sub, commands: dict, add_common) -> None:
                                    "time and pick the F1-best threshold on the last 20%.",
                        epilog="example:\n  blazingaml train --input tx.parquet --patterns patterns/ --out model/",
                        formatter_class=fmt)
-    p.add_argument("--input", required=True, help="labelled transactions (.csv or .parquet)")
+    p.add_argument("--input", required=True, help="labelled transactions: an IBM Trans.csv, or Parquet (see --columns)")
     p.add_argument("--patterns", nargs="+", default=[lib], help="pattern files or directories (default: the library)")
+    add_only(p)
+    add_columns(p)
     p.add_argument("--model", choices=MODEL_KINDS, default="gbt",
                    help="gbt = LightGBM (default), xgboost, apem (multi-task, needs --patterns-file), "
                         "driftmoe (streaming); see docs/scorers.md")
@@ -159,6 +201,7 @@ def register(sub, commands: dict, add_common) -> None:
     p.add_argument("--output", required=True)
     p.add_argument("--patterns", nargs="+", help="pattern files (default: those recorded in the model)")
     p.add_argument("--explain", action="store_true")
+    add_columns(p)
     add_engine(p)
     add_common(p)
     commands["score"] = cmd_score
@@ -173,6 +216,8 @@ def register(sub, commands: dict, add_common) -> None:
     p.add_argument("--transactions", required=True)
     p.add_argument("--patterns-file", help="a Patterns.txt, for recall per typology")
     p.add_argument("--patterns", nargs="+", default=[lib])
+    add_only(p)
+    add_columns(p)
     p.add_argument("--protocol", choices=["paper", "ibm"], default="paper")
     p.add_argument("--model", choices=MODEL_KINDS, default="gbt")
     p.add_argument("--report", required=True, help="report directory")

@@ -221,6 +221,15 @@ def train(table, accounts, patterns, model_kind="gbt", out=None, threads=None, b
     return meta
 
 
+def model_patterns(meta: dict, paths=None) -> list:
+    """The patterns a model was trained with, read from `paths` (default: the files it recorded);
+    other patterns of the same files are left out (a model may use a few of a file's patterns)."""
+    from .dsl.parser import load_patterns
+
+    paths = paths or sorted(set(meta["pattern_sources"].values()))
+    return [p for p in load_patterns(paths) if p.name in meta["patterns"]]
+
+
 def check_compatible(meta: dict, patterns) -> None:
     hashes = pattern_hashes(patterns)
     if hashes != meta.get("patterns"):
@@ -252,7 +261,8 @@ def score(model_dir, table: pa.Table, accounts, patterns, history=(), explain: b
           backend="numba"):
     """Scores for the rows of `table`; history tables give earlier transactions their full window.
 
-    Returns (output table = input columns + score + alert, explanations list).
+    Returns (output table = input columns + the accounts' bank and account strings + score +
+    alert, explanations list).
     """
     scorer, meta = load_model(model_dir)
     check_compatible(meta, patterns)
@@ -274,7 +284,8 @@ def score(model_dir, table: pa.Table, accounts, patterns, history=(), explain: b
                          hint="train and score with the same blazingaml version and pattern files")
     p = predict_rows(scorer, ft, np.flatnonzero(new_mask))
     alert = p >= meta["threshold"]
-    out = table.append_column("score", pa.array(p)).append_column("alert", pa.array(alert))
+    out = with_account_names(table, accounts)
+    out = out.append_column("score", pa.array(p)).append_column("alert", pa.array(alert))
     explanations = []
     if explain and alert.any():
         explanations = explain_alerts(ft.graph, combined, new_mask, alert, patterns, p, acc)
@@ -309,6 +320,23 @@ def _rekey_accounts(table, accounts, history, combined) -> tuple[pa.Table, pa.Ta
     return combined, merged
 
 
+ACCOUNT_NAME_COLUMNS = ("from_bank", "from_account", "to_bank", "to_account")
+
+
+def with_account_names(table: pa.Table, accounts: pa.Table | None) -> pa.Table:
+    """`table` with each row's sender and receiver as the input named them (bank and account
+    strings, `ACCOUNT_NAME_COLUMNS`); unchanged when there is no key table to name them."""
+    if accounts is None:
+        return table
+    position = np.empty(accounts.num_rows, np.int64)
+    position[accounts.column("account").to_numpy()] = np.arange(accounts.num_rows)
+    for side, column in (("from", "src"), ("to", "dst")):
+        at = pa.array(position[table.column(column).to_numpy()])
+        table = table.append_column(f"{side}_bank", accounts.column("bank").take(at))
+        table = table.append_column(f"{side}_account", accounts.column("account_id").take(at))
+    return table
+
+
 def explain_alerts(graph: TemporalGraph, combined: pa.Table, new_mask, alert, patterns, scores,
                    accounts: pa.Table | None = None) -> list[dict]:
     """Per alert, the pattern instances its transaction closes (accounts as the input named them:
@@ -327,6 +355,13 @@ def explain_alerts(graph: TemporalGraph, combined: pa.Table, new_mask, alert, pa
     tx_ids = combined.column("tx_id").to_numpy()
     new_rows = np.flatnonzero(new_mask)
     position_in_new = {int(r): i for i, r in enumerate(new_rows)}
+
+    def transaction(f: int) -> dict:
+        return {"tx_id": int(tx_ids[graph.row[f]]), "from": name(int(graph.src[f])), "to": name(int(graph.dst[f])),
+                "ts": int(graph.ts[f]), "amount_paid": float(graph.amount_paid[f]),
+                "currency": CURRENCIES[int(graph.pay_currency[f])],
+                "format": PAYMENT_FORMATS[int(graph.payment_format[f])]}
+
     out = []
     for row in rows:
         e = int(edge_of_row[row])
@@ -336,15 +371,11 @@ def explain_alerts(graph: TemporalGraph, combined: pa.Table, new_mask, alert, pa
             members = sorted({int(graph.src[f]) for f in edges} | {int(graph.dst[f]) for f in edges})
             instances.append({
                 "pattern": inst["pattern"], "case": inst["case"], "size": inst["value"],
-                "accounts": [name(a) for a in members],
-                "transactions": [{"tx_id": int(tx_ids[graph.row[f]]), "from": name(int(graph.src[f])),
-                                  "to": name(int(graph.dst[f])), "ts": int(graph.ts[f]),
-                                  "amount_paid": float(graph.amount_paid[f]),
-                                  "currency": CURRENCIES[int(graph.pay_currency[f])],
-                                  "format": PAYMENT_FORMATS[int(graph.payment_format[f])]} for f in edges],
+                "accounts": [name(a) for a in members], "transactions": [transaction(f) for f in edges],
             })
         explanation = {"row": position_in_new[int(row)], "tx_id": int(tx_ids[row]),
-                       "score": float(scores[position_in_new[int(row)]]), "instances": instances}
+                       "score": float(scores[position_in_new[int(row)]]), "transaction": transaction(e),
+                       "instances": instances}
         if interp.overflow.any():
             explanation["truncated"] = f"a path search stopped at {DEFAULT_MAX_WORK:,} steps; more instances exist"
         out.append(explanation)

@@ -382,8 +382,10 @@ def pattern_files(paths) -> list[Path]:
     return out
 
 
-def load_patterns(paths) -> list[A.Pattern]:
-    """Parse every pattern in the given files/directories; names must be unique across them."""
+def load_patterns(paths, only=None) -> list[A.Pattern]:
+    """Parse every pattern in the given files/directories; names must be unique across them.
+
+    `only` (names) keeps just those patterns, in file order; a name no file defines is an error."""
     patterns: list[A.Pattern] = []
     seen: dict[str, str] = {}
     for f in pattern_files(paths):
@@ -393,4 +395,10 @@ def load_patterns(paths) -> list[A.Pattern]:
                                    hint="pattern names become feature column names and must be unique")
             seen[p.name] = str(f)
             patterns.append(p)
-    return patterns
+    if only is None:
+        return patterns
+    unknown = [n for n in only if n not in seen]
+    if unknown:
+        raise PatternError(f"no pattern named {', '.join(unknown)} in " + ", ".join(str(p) for p in paths),
+                           hint="patterns there: " + ", ".join(seen))
+    return [p for p in patterns if p.name in set(only)]

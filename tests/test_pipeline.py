@@ -68,7 +68,8 @@ def test_score_with_history_and_explain(model, split_world, tmp_path):
     table = pq.read_table(scored)
     new = pq.read_table(out / "new.parquet")
     assert table.num_rows == new.num_rows
-    assert table.column_names == new.column_names + ["score", "alert"]
+    assert table.column_names == new.column_names + ["from_bank", "from_account", "to_bank", "to_account",
+                                                     "score", "alert"]
     assert table["tx_id"].equals(new["tx_id"])
     alerts = table["alert"].to_numpy()
     lines = [json.loads(x) for x in scored.with_suffix(".alerts.jsonl").read_text().splitlines()]
@@ -84,6 +85,11 @@ def test_score_with_history_and_explain(model, split_world, tmp_path):
     names = {(b, a) for b, a in zip(acc["bank"], acc["account_id"])}
     key_of = dict(zip(acc["account"], zip(acc["bank"], acc["account_id"])))
     new_tx = new.to_pandas()
+    # the scores name each row's accounts as the input did
+    assert list(zip(table["from_bank"].to_pylist(), table["from_account"].to_pylist())) == \
+        [key_of[a] for a in new_tx["src"]]
+    assert list(zip(table["to_bank"].to_pylist(), table["to_account"].to_pylist())) == \
+        [key_of[a] for a in new_tx["dst"]]
     for alert in lines:
         original = alert["tx_id"] - offset
         assert new["tx_id"].to_numpy()[alert["row"]] == original

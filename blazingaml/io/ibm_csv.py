@@ -176,7 +176,7 @@ def _validate(table: pa.Table, has_label: bool):
     ts = shaped = _fast_timestamps(table["timestamp"])
     if ts is None:
         shaped = pc.strptime(table["timestamp"], format=TIMESTAMP_FORMAT, unit="s", error_is_null=True)
-        ts = _calendar_dates_only(table["timestamp"], shaped)
+        ts = calendar_dates_only(table["timestamp"], shaped)
     parsed = _parse_clean_block(table, ts, has_label)
     if parsed is not None:
         return None, None, parsed
@@ -207,7 +207,7 @@ def _validate(table: pa.Table, has_label: bool):
     return reasons, columns, None
 
 
-def _calendar_dates_only(text, ts) -> pa.Array:
+def calendar_dates_only(text, ts) -> pa.Array:
     """`ts` with nulls where the text names a day its month does not have: Arrow's strptime reads
     2022/02/30 as 2022-03-02, so the day written must be the day parsed."""
     written = pc.extract_regex(text, r"^[0-9]+/[0-9]+/(?P<day>[0-9]+) ")

@@ -1,6 +1,8 @@
-"""Load transactions from normalised Parquet or from an IBM Trans.csv, whichever the user has.
+"""Load transactions as the user has them: an IBM Trans.csv, normalised Parquet (`blazingaml
+convert`), a Parquet file in the IBM schema (as pandas writes a Trans.csv), or any Parquet file or
+in-memory table with a column mapping (`user_tables`).
 
-A Parquet file is checked at the door, since kernels index arrays with its values: the
+A normalised Parquet file is checked at the door, since kernels index arrays with its values: the
 normalised columns with their types, account indexes inside the key table, currency and format
 codes inside the vocabularies, finite non-negative amounts, labels 0/1; and its key table must be
 the one it was converted with (`ibm_csv.ACCOUNTS_DIGEST_KEY`).
@@ -18,29 +20,38 @@ import pyarrow.parquet as pq
 from ..errors import SchemaError
 from .ibm_csv import ACCOUNT_SCHEMA, ACCOUNTS_DIGEST_KEY, NORMALISED_SCHEMA, accounts_digest, accounts_path_for, \
     read_trans_csv
+from .user_tables import ibm_mapping, normalise_table
 from .vocab import CURRENCIES, PAYMENT_FORMATS
 
 REQUIRED = [f.name for f in NORMALISED_SCHEMA]
 _CONVERT_HINT = "convert IBM CSVs with 'blazingaml convert FILE.csv --out FILE.parquet'"
+_FORMS_HINT = ("give an IBM Trans.csv, a Parquet file with the IBM columns or written by 'blazingaml convert', "
+               "or map your own columns with --columns ts=... src=... dst=... amount=...")
 _CODE_RANGES = {"pay_currency": len(CURRENCIES), "recv_currency": len(CURRENCIES),
                 "payment_format": len(PAYMENT_FORMATS), "label": 2}
 
 
-def load_transactions(path: str | os.PathLike, on_bad_rows: str = "stop") -> tuple[pa.Table, pa.Table | None]:
+def load_transactions(path: str | os.PathLike, on_bad_rows: str = "stop", columns: dict[str, str] | None = None
+                      ) -> tuple[pa.Table, pa.Table | None]:
     """Return (normalised transaction table, account key table or None).
 
-    `.csv` files are read with the IBM Trans.csv reader; `.parquet` files must hold the normalised
-    columns (as written by `blazingaml convert`), with the key table beside them when present.
+    `.csv` files are read with the IBM Trans.csv reader. A `.parquet` file is read through
+    `columns` ({field: column}, see `user_tables`) when given; otherwise it must hold the
+    normalised columns (with the key table beside them when present) or the IBM columns.
     """
     path = Path(path)
     if not path.exists():
         raise SchemaError(f"{path}: no such file")
     if path.suffix.lower() == ".csv":
+        if columns:
+            raise SchemaError(f"{path}: --columns maps Parquet columns; a CSV is read as an IBM Trans.csv",
+                              hint="write your CSV to Parquet (pandas: read_csv(...).to_parquet(...)) to map it")
         return read_trans_csv(path, on_bad_rows=on_bad_rows)
     if path.suffix.lower() != ".parquet":
-        raise SchemaError(f"{path}: unknown file type '{path.suffix}'",
-                          hint="give an IBM *_Trans.csv or a .parquet written by 'blazingaml convert'")
+        raise SchemaError(f"{path}: unknown file type '{path.suffix}'", hint=_FORMS_HINT)
     table = _read_parquet(path)
+    if columns or not set(REQUIRED) <= set(table.column_names):
+        return user_transactions(table, columns, str(path))
     _check_columns(path, table)
     accounts = None
     acc_path = accounts_path_for(path)
@@ -61,6 +72,18 @@ def load_transactions(path: str | os.PathLike, on_bad_rows: str = "stop") -> tup
     return table, accounts
 
 
+def user_transactions(table: pa.Table, columns: dict[str, str] | None, source: str) -> tuple[pa.Table, pa.Table]:
+    """(normalised transactions, key table) of a user's table: through `columns`, or, without
+    them, its IBM columns."""
+    mapping = columns or ibm_mapping(table)
+    if mapping is None:
+        missing = [c for c in REQUIRED if c not in table.column_names]
+        raise SchemaError(f"{source}: neither the IBM columns (Timestamp, From Bank, Account, To Bank, Account.1, "
+                          f"Amount Received, ...) nor the normalised ones (missing {', '.join(missing)}); "
+                          f"its columns are: {', '.join(table.column_names)}", hint=_FORMS_HINT)
+    return normalise_table(table, mapping, source)
+
+
 def _read_parquet(path: Path) -> pa.Table:
     try:
         return pq.read_table(path)
@@ -71,9 +94,6 @@ def _read_parquet(path: Path) -> pa.Table:
 
 
 def _check_columns(path: Path, table: pa.Table) -> None:
-    missing = [c for c in REQUIRED if c not in table.column_names]
-    if missing:
-        raise SchemaError(f"{path}: missing columns {', '.join(missing)}", hint=_CONVERT_HINT)
     expected = {f.name: f.type for f in NORMALISED_SCHEMA.append(pa.field("label", pa.int8()))}
     for name in table.column_names:
         if name in expected and table.schema.field(name).type != expected[name]:
