@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from .distributed import memory_size
 from .progress import bar, log
 
 
@@ -74,6 +75,8 @@ def cmd_mine(args) -> int:
     from .io.transactions import load_transactions
 
     patterns = load_patterns(args.patterns)
+    if args.engine == "dask":
+        return mine_with_dask(args, patterns)
     table, accounts = load_transactions(args.input)
     log(f"mining {len(patterns)} pattern(s) on {table.num_rows:,} transactions with the {args.backend} backend")
     with bar("mining", total=len(patterns), unit="") as advance:
@@ -84,6 +87,19 @@ def cmd_mine(args) -> int:
         pq.write_table(mined.table, tmp)
     log(f"wrote {out}: {mined.table.num_columns - 1} feature columns; graph built in {mined.graph_seconds:.2f} s, "
         f"mined in {mined.seconds:.2f} s ({mined.edges_per_second:,.0f} edges/s)")
+    return 0
+
+
+def mine_with_dask(args, patterns) -> int:
+    from .distributed import connect, mine_distributed
+
+    with connect(args.scheduler) as client:
+        log(f"mining {len(patterns)} pattern(s) on {args.input} with the dask engine ({client.scheduler.address})")
+        run = mine_distributed(client, args.input, patterns, args.output, mode=args.mode, backend=args.backend,
+                               threads=args.threads, max_work=args.max_work, on_work_limit=args.on_work_limit,
+                               memory_per_worker=args.memory_per_worker)
+    log(f"wrote {args.output}/: {run.rows:,} rows in {len(run.partitions)} time partition(s) "
+        f"({run.halo_rows:,} halo rows read again) in {run.seconds:.2f} s")
     return 0
 
 
@@ -131,6 +147,13 @@ def register(sub, commands: dict, add_common) -> None:
     p.add_argument("--on-work-limit", choices=["flag", "error"], default="flag",
                    help="a trigger over --max-work: flag (default) saturates its counts and marks it in "
                         "<pattern>.work_limited; error stops the run")
+    p.add_argument("--engine", choices=["process", "dask"], default="process",
+                   help="process: this machine, one process (default); dask: time partitions with halos on a "
+                        "Dask cluster, output a directory of Parquet parts (docs/distributed.md)")
+    p.add_argument("--scheduler", default="local",
+                   help="with --engine dask: a scheduler address, or local[:N] for N local workers (default 2)")
+    p.add_argument("--memory-per-worker", type=memory_size, metavar="SIZE",
+                   help="with --engine dask: memory one partition may use, e.g. 4GiB (default: half a worker's limit)")
     add_common(p)
     commands["mine"] = cmd_mine
 

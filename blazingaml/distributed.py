@@ -1,0 +1,274 @@
+"""The Dask engine: mine a transaction file too large for one machine on a `distributed` cluster.
+
+Transactions are cut by time into partitions. Each partition's *core* is a run of whole minutes
+[start, stop): every transaction of a timestamp falls in one core, so ties (settled by tx_id)
+are never split. A worker reads its core plus a *halo* straight from the Parquet file (only the
+row groups whose `ts` statistics overlap), builds that slice's graph and runs the same compiled
+kernels as the single-process engine:
+
+* the halo before is [start - W, start), W the largest window of the pattern set: a trigger in
+  the core sees its whole window (windows end at the trigger and reach back at most W, bound
+  included);
+* in `participation` mode a halo after, [stop, stop + W], holds every later trigger whose
+  instances can contain a core transaction.
+
+Only core rows are written, so halo rows never appear twice. Each partition's features go to
+`part-NNNNN.parquet` in time order inside the output directory, which appears whole when every
+partition is done (`io.atomic.atomic_directory`). A worker lost mid-run costs only its
+partitions: Dask runs them again elsewhere and the part files are written atomically, so the
+output is complete and identical either way.
+
+The client never holds transactions: it reads the file's metadata, gathers one row count per
+minute (a few hundred kilobytes for a year), plans the partitions and collects a few numbers
+per partition. Partition size follows a memory budget per worker (`bytes_per_row`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .errors import BlazingError, SchemaError
+
+MINUTE = 60                  # partition cores are whole minutes (IBM timestamps are minutes)
+HISTOGRAM_ROWS = 4_000_000   # rows of `ts` one histogram task reads
+DEFAULT_WORKERS = 2          # `--scheduler local` without a count
+
+
+def bytes_per_row(n_columns: int) -> int:
+    """Worker memory one transaction takes while its partition is mined, from the layouts: the
+    input columns read and filtered (~100 B), the graph's per-edge arrays and two CSR directions
+    with two views each (~150 B), and per feature column an int32 count plus its Arrow copy."""
+    return 256 + 8 * n_columns
+
+
+@dataclass(frozen=True)
+class TimePartition:
+    """One partition: its core [start, stop) and what a worker reads, [read_start, read_stop)."""
+
+    index: int
+    start: int
+    stop: int
+    read_start: int
+    read_stop: int
+    rows: int         # core rows
+    read_rows: int    # core and halo rows (at minute resolution: an upper bound)
+
+    @property
+    def part_name(self) -> str:
+        return f"part-{self.index:05d}.parquet"
+
+
+def plan_partitions(minutes: np.ndarray, counts: np.ndarray, before: int, after: int,
+                    max_rows: int) -> list[TimePartition]:
+    """Cut time into partitions whose core and halos hold at most `max_rows` transactions.
+
+    `minutes` are the sorted, distinct starts (seconds) of the minutes holding transactions and
+    `counts` their row counts; `before`/`after` are the halo lengths in seconds (after 0: none)."""
+    minutes = np.asarray(minutes, np.int64)
+    cum = np.concatenate([[0], np.cumsum(counts, dtype=np.int64)])
+    ends = np.append(minutes[1:], minutes[-1] + MINUTE)        # stop of a core ending after bin j
+    read_stops = ends + after + 1 if after else ends            # the halo after includes stop + W
+    upto = cum[np.searchsorted(minutes, read_stops, "left")]   # rows before each read stop
+    parts, i = [], 0
+    while i < len(minutes):
+        start = int(minutes[i])
+        read_start = start - before
+        first = cum[np.searchsorted(minutes, read_start - read_start % MINUTE, "left")]
+        j = int(np.searchsorted(upto, first + max_rows, "right"))   # bins i..j-1 fit
+        if j <= i:
+            raise BlazingError(
+                f"a partition needs at least {int(upto[i] - first):,} transactions (the minute at {start} "
+                f"and its halos of the largest pattern window) but the memory budget allows {max_rows:,}",
+                hint="give each worker more memory (--memory-per-worker), or mine patterns with shorter windows")
+        stop = int(ends[j - 1])
+        parts.append(TimePartition(len(parts), start, stop, read_start, int(read_stops[j - 1]),
+                                   int(cum[j] - cum[i]), int(upto[j - 1] - first)))
+        i = j
+    return parts
+
+
+def _ts_column(meta) -> int:
+    return meta.schema.to_arrow_schema().get_field_index("ts")
+
+
+def _overlapping_groups(meta, lo: int, hi: int) -> list[int]:
+    """Row groups that may hold a `ts` in [lo, hi) (all those without statistics)."""
+    col, groups = _ts_column(meta), []
+    for g in range(meta.num_row_groups):
+        stats = meta.row_group(g).column(col).statistics
+        if stats is None or not stats.has_min_max or (stats.max >= lo and stats.min < hi):
+            groups.append(g)
+    return groups
+
+
+def minute_counts(path: str, groups: list[int]) -> tuple[np.ndarray, np.ndarray]:
+    """Rows per minute of `ts` in row groups `groups` (a worker task: reads one column)."""
+    import pyarrow.parquet as pq
+
+    ts = pq.ParquetFile(path).read_row_groups(groups, columns=["ts"]).column("ts").to_numpy()
+    return np.unique(ts - ts % MINUTE, return_counts=True)
+
+
+def mine_partition(path: str, part: TimePartition, accounts, patterns, out_dir: str, mode: str, backend: str,
+                   threads: int | None, max_work: int, on_work_limit: str) -> dict:
+    """Mine one partition on a worker and write its core rows' features to `out_dir`
+    (atomically: a retried partition replaces, never doubles, an earlier attempt's file)."""
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+
+    from .features import mine_table
+    from .io.transactions import check_table
+
+    t0 = time.perf_counter()
+    pf = pq.ParquetFile(path)
+    table = pf.read_row_groups(_overlapping_groups(pf.metadata, part.read_start, part.read_stop))
+    ts = table.column("ts")
+    table = table.filter(pc.and_(pc.greater_equal(ts, part.read_start), pc.less(ts, part.read_stop)))
+    check_table(Path(path), table, accounts)
+    mined = mine_table(table, accounts, patterns, backend=backend, mode=mode, threads=threads,
+                       max_work=max_work, on_work_limit=on_work_limit)
+    ts = table.column("ts")
+    core = mined.table.filter(pc.and_(pc.greater_equal(ts, part.start), pc.less(ts, part.stop)))
+    target = Path(out_dir) / part.part_name
+    tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+    pq.write_table(core, tmp)
+    os.replace(tmp, target)
+    return {"index": part.index, "rows": core.num_rows, "halo_rows": table.num_rows - core.num_rows,
+            "mine_seconds": mined.seconds, "graph_seconds": mined.graph_seconds,
+            "seconds": time.perf_counter() - t0}
+
+
+@dataclass
+class DistributedRun:
+    """What a distributed mining run did: its plan and each partition's numbers."""
+
+    partitions: list
+    results: list
+    seconds: float
+
+    @property
+    def rows(self) -> int:
+        return sum(r["rows"] for r in self.results)
+
+    @property
+    def halo_rows(self) -> int:
+        return sum(r["halo_rows"] for r in self.results)
+
+
+def part_names(directory: Path) -> list[str]:
+    """The entries a distributed run writes in its output directory (for `ensure_replaceable`)."""
+    return [n for n in os.listdir(directory) if re.fullmatch(r"part-\d{5}\.parquet", n)]
+
+
+def mine_distributed(client, path, patterns, output, mode: str = "closing", backend: str = "numba",
+                     threads: int | None = None, max_work: int = 2_000_000, on_work_limit: str = "flag",
+                     memory_per_worker: int | None = None, max_rows: int | None = None) -> DistributedRun:
+    """Mine `patterns` on the normalised Parquet file `path` with the Dask cluster of `client`;
+    write the features as a directory of Parquet parts at `output`.
+
+    The rows are those of the single-process engine (`features.mine_table`), one per transaction,
+    with the same columns and values; parts follow time, rows inside a part the input order.
+    Partitions hold at most `max_rows` transactions with their halos (default: what
+    `memory_per_worker` bytes hold, by default half the smallest worker's memory limit)."""
+    import pyarrow.parquet as pq
+
+    from .io.atomic import atomic_directory
+    from .io.transactions import check_table, load_accounts_for
+    from .runtime import compile_patterns
+
+    t0 = time.perf_counter()
+    path = Path(path).resolve()
+    if not path.exists():
+        raise SchemaError(f"{path}: no such file")
+    if path.suffix.lower() != ".parquet":
+        raise SchemaError(f"{path}: the dask engine reads normalised Parquet",
+                          hint=f"convert IBM CSVs first: blazingaml convert {path.name} --out FILE.parquet")
+    meta = pq.read_metadata(path)
+    check_table(path, meta.schema.to_arrow_schema().empty_table(), None)
+    accounts = load_accounts_for(path)
+    compiled = compile_patterns(patterns, mode=mode)   # validates mode and patterns on the client
+    window = max((p.window_seconds for p in patterns), default=0)
+    if max_rows is None:
+        budget = memory_per_worker or _smallest_worker_memory(client) // 2
+        max_rows = max(1, budget // bytes_per_row(len(compiled.columns)))
+
+    groups = _row_group_batches(meta)
+    if not groups:
+        raise SchemaError(f"{path}: holds no transactions")
+    histograms = client.gather(client.map(minute_counts, [str(path)] * len(groups), groups, pure=False))
+    minutes, inverse = np.unique(np.concatenate([m for m, _ in histograms]), return_inverse=True)
+    counts = np.bincount(inverse, weights=np.concatenate([c for _, c in histograms])).astype(np.int64)
+    parts = plan_partitions(minutes, counts, window, window if mode == "participation" else 0, max_rows)
+
+    shared_accounts, shared_patterns = client.scatter([accounts, list(patterns)], broadcast=True)
+    with atomic_directory(output, part_names) as tmp:
+        futures = [client.submit(mine_partition, str(path), part, shared_accounts, shared_patterns, str(tmp),
+                                 mode, backend, threads, max_work, on_work_limit, pure=False)
+                   for part in parts]
+        results = client.gather(futures)
+    return DistributedRun(parts, results, time.perf_counter() - t0)
+
+
+def _row_group_batches(meta) -> list[list[int]]:
+    """Row groups in consecutive batches of about HISTOGRAM_ROWS rows (empty groups left out)."""
+    batches, current, rows = [], [], 0
+    for g in range(meta.num_row_groups):
+        n = meta.row_group(g).num_rows
+        if n == 0:
+            continue
+        current.append(g)
+        rows += n
+        if rows >= HISTOGRAM_ROWS:
+            batches.append(current)
+            current, rows = [], 0
+    return batches + ([current] if current else [])
+
+
+def _smallest_worker_memory(client) -> int:
+    limits = [w.get("memory_limit") or 0 for w in client.scheduler_info()["workers"].values()]
+    known = [m for m in limits if m > 0]
+    return min(known) if known else 4 << 30
+
+
+@contextlib.contextmanager
+def connect(scheduler: str = "local"):
+    """A `distributed.Client`: `local[:N]` starts a LocalCluster of N worker processes on this
+    machine (default 2), anything else is the address of a running scheduler."""
+    try:
+        from distributed import Client, LocalCluster
+    except ImportError:
+        raise BlazingError("the dask engine needs the 'distributed' package",
+                           hint="pip install 'blazingaml[dist]'") from None
+    local = re.fullmatch(r"local(?::(\d+))?", scheduler)
+    if local is None:
+        with Client(scheduler, timeout="30s") as client:
+            yield client
+        return
+    workers = int(local.group(1) or DEFAULT_WORKERS)
+    if workers < 1:
+        raise BlazingError(f"--scheduler {scheduler}: a local cluster needs at least one worker")
+    with LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None) as cluster, \
+            Client(cluster) as client:
+        yield client
+
+
+_SIZE = re.compile(r"(\d+(?:\.\d+)?)\s*([KMGT]i?B|B)?", re.IGNORECASE)
+_UNITS = {"b": 1, "kb": 10**3, "mb": 10**6, "gb": 10**9, "tb": 10**12,
+          "kib": 2**10, "mib": 2**20, "gib": 2**30, "tib": 2**40}
+
+
+def memory_size(text: str) -> int:
+    """Bytes of a size such as `4GiB`, `512MB` or `1000000` (argparse type)."""
+    import argparse
+
+    match = _SIZE.fullmatch(text.strip())
+    if match is None:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a size (examples: 4GiB, 512MB)")
+    return int(float(match.group(1)) * _UNITS[(match.group(2) or "b").lower()])
