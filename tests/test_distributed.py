@@ -1,0 +1,150 @@
+"""The Dask engine equals the single-process engine, on a real `distributed.LocalCluster`."""
+
+from __future__ import annotations
+
+import os
+import signal
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from blazingaml.distributed import MINUTE, mine_distributed, plan_partitions
+from blazingaml.errors import BlazingError
+
+distributed = pytest.importorskip("distributed")
+
+ROOT = Path(__file__).resolve().parents[1]
+LIBRARY = [ROOT / "patterns" / "gfp", ROOT / "patterns" / "typologies"]
+ROW_GROUP = 1500   # small row groups: partitions read a few of them, chosen by their ts statistics
+
+
+@pytest.fixture(scope="module")
+def cluster():
+    """Two worker processes, one thread each (the machine has two cores)."""
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as c, \
+            distributed.Client(c) as client:
+        yield client
+
+
+@pytest.fixture(scope="module")
+def world(small_world, tmp_path_factory):
+    """The small world's transactions in shuffled row groups of ROW_GROUP rows, so that row-group
+    pruning, file order and time order all differ; timestamps are whole minutes (ties abound)."""
+    from blazingaml.io.ibm_csv import accounts_path_for
+    from blazingaml.io.transactions import load_transactions
+
+    table, accounts = load_transactions(small_world[1])
+    rng = np.random.default_rng(3)
+    order = np.argsort(table["ts"].to_numpy(), kind="stable")
+    blocks = [order[a:a + ROW_GROUP] for a in range(0, len(order), ROW_GROUP)]
+    rows = np.concatenate([rng.permutation(blocks[i]) for i in rng.permutation(len(blocks))])
+    path = tmp_path_factory.mktemp("dask") / "tx.parquet"
+    pq.write_table(table.take(pa.array(rows)), path, row_group_size=ROW_GROUP)
+    pq.write_table(accounts, accounts_path_for(path))
+    return path
+
+
+def single_process(path, patterns, mode="closing") -> pa.Table:
+    from blazingaml.features import mine_table
+    from blazingaml.io.transactions import load_transactions
+
+    return mine_table(*load_transactions(path), patterns, mode=mode, threads=1).table
+
+
+def assert_same_rows(path, expected: pa.Table, output: Path, partitions: int) -> None:
+    parts = sorted(output.glob("part-*.parquet"))
+    assert len(parts) == partitions
+    got = pa.concat_tables([pq.read_table(p) for p in parts])
+    assert got.num_rows == expected.num_rows                          # halo rows never twice
+    assert len(np.unique(got["tx_id"].to_numpy())) == got.num_rows
+    assert got.column_names == expected.column_names
+    assert got.sort_by("tx_id").equals(expected.sort_by("tx_id"))
+    ts = pq.read_table(path, columns=["tx_id", "ts"]).sort_by("tx_id")["ts"].to_numpy()
+    starts = [pq.read_table(p, columns=["tx_id"])["tx_id"].to_numpy() for p in parts]
+    for before, after in zip(starts, starts[1:]):                      # parts follow time
+        assert ts[before].max() < ts[after].min()
+
+
+def test_library_closing_mode_equals_single_process(cluster, world, tmp_path):
+    from blazingaml.dsl.parser import load_patterns
+
+    patterns = load_patterns(LIBRARY)
+    expected = single_process(world, patterns)
+    run = mine_distributed(cluster, world, patterns, tmp_path / "feats", threads=1, max_rows=18_000)
+    assert len(run.partitions) >= 3 and run.halo_rows > 0
+    assert_same_rows(world, expected, tmp_path / "feats", len(run.partitions))
+    assert run.rows == expected.num_rows
+    for part in run.partitions[1:]:                                   # a boundary minute of each core is busy
+        assert part.start % MINUTE == 0
+
+
+def test_participation_mode_needs_and_gets_the_halo_after(cluster, world, tmp_path):
+    from blazingaml.dsl.parser import load_patterns
+
+    patterns = load_patterns([ROOT / "patterns" / "gfp" / "fan.pattern", ROOT / "patterns" / "gfp" / "cycles.pattern"])
+    expected = single_process(world, patterns, mode="participation")
+    run = mine_distributed(cluster, world, patterns, tmp_path / "feats", mode="participation", threads=1,
+                           max_rows=9_000)
+    assert len(run.partitions) >= 3
+    assert all(p.read_stop > p.stop + 86_400 for p in run.partitions)
+    assert_same_rows(world, expected, tmp_path / "feats", len(run.partitions))
+
+
+def test_a_worker_killed_mid_run_changes_nothing(cluster, world, tmp_path):
+    from blazingaml.dsl.parser import load_patterns
+
+    patterns = load_patterns([ROOT / "patterns" / "gfp"])
+    expected = single_process(world, patterns)
+    output = tmp_path / "feats"
+    done = {}
+    runner = threading.Thread(target=lambda: done.update(run=mine_distributed(
+        cluster, world, patterns, output, threads=1, max_rows=5_000)))
+    runner.start()
+    staged = []
+    while not staged and runner.is_alive():      # the first part is committed: the run is under way
+        staged = list(tmp_path.glob(".feats.*.tmp/part-*.parquet"))
+        time.sleep(0.05)
+    busy = [w for w, keys in cluster.processing().items() if any("mine_partition" in k for k in keys)]
+    assert busy, "no partition was running when the worker was to be killed"
+    pid = cluster.run(os.getpid, workers=busy[:1])[busy[0]]
+    os.kill(pid, signal.SIGKILL)
+    runner.join(timeout=300)
+    assert "run" in done
+    partitions = len(done["run"].partitions)
+    assert len(staged) < partitions
+    assert_same_rows(world, expected, output, partitions)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.integers(1, 50), min_size=1, max_size=60), st.lists(st.integers(1, 30), min_size=60, max_size=60),
+       st.integers(0, 40 * MINUTE), st.booleans(), st.integers(1, 400))
+def test_plan_covers_every_minute_once_within_budget(counts, gaps, window, participation, max_rows):
+    minutes = 1_000_000 * MINUTE + np.cumsum(np.array(gaps[:len(counts)]) * MINUTE)
+    counts = np.array(counts)
+    after = window if participation else 0
+    try:
+        parts = plan_partitions(minutes, counts, window, after, max_rows)
+    except BlazingError:
+        return
+    assert parts[0].start == minutes[0] and parts[-1].stop == minutes[-1] + MINUTE
+    for a, b in zip(parts, parts[1:]):
+        assert a.stop == b.start
+    for p in parts:
+        in_core = (minutes >= p.start) & (minutes < p.stop)
+        assert p.rows == counts[in_core].sum() and in_core.any()
+        assert p.read_start == p.start - window and p.read_stop == p.stop + (after + 1 if after else 0)
+        read = (minutes + MINUTE > p.read_start) & (minutes < p.read_stop)    # minutes meeting the read range
+        assert counts[read].sum() == p.read_rows <= max_rows
+
+
+def test_plan_refuses_a_budget_below_one_window():
+    minutes = np.arange(10) * MINUTE
+    with pytest.raises(BlazingError, match="memory budget"):
+        plan_partitions(minutes, np.full(10, 5), 5 * MINUTE, 0, 20)
