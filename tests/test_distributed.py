@@ -148,3 +148,27 @@ def test_plan_refuses_a_budget_below_one_window():
     minutes = np.arange(10) * MINUTE
     with pytest.raises(BlazingError, match="memory budget"):
         plan_partitions(minutes, np.full(10, 5), 5 * MINUTE, 0, 20)
+
+
+def test_a_window_reaching_back_exactly_to_the_halo_start(tmp_path):
+    """A 24h cycle whose first edge lies exactly W before the core's first minute, closed by one
+    of two edges tied on that minute: it counts only if the halo includes its start."""
+    from blazingaml.distributed import TimePartition, mine_partition
+    from blazingaml.dsl.parser import load_patterns
+    from blazingaml.io.ibm_csv import NORMALISED_SCHEMA
+
+    day, t0 = 86_400, 1_000_000 * MINUTE
+    edges = [(t0 - MINUTE, 2, 3), (t0, 0, 1), (t0 + day, 1, 0), (t0 + day, 1, 2), (t0 + day + MINUTE, 2, 1)]
+    columns = {"tx_id": np.arange(len(edges)), "ts": [t for t, _, _ in edges], "src": [s for _, s, _ in edges],
+               "dst": [d for _, _, d in edges], "amount_paid": np.ones(len(edges)),
+               "amount_received": np.ones(len(edges)), "pay_currency": np.zeros(len(edges)),
+               "recv_currency": np.zeros(len(edges)), "payment_format": np.zeros(len(edges))}
+    path = tmp_path / "tx.parquet"
+    pq.write_table(pa.table({f.name: pa.array(columns[f.name], f.type) for f in NORMALISED_SCHEMA}), path)
+    patterns = load_patterns([ROOT / "patterns" / "gfp" / "cycles.pattern"])
+    expected = single_process(path, patterns).filter(pa.compute.greater_equal(pq.read_table(path)["ts"], t0 + day))
+    assert expected["temporal_cycle.2"].to_pylist()[0] == 1           # the tie at the boundary closes the cycle
+    part = TimePartition(0, t0 + day, t0 + day + 2 * MINUTE, t0, t0 + day + 2 * MINUTE, 3, 4)
+    result = mine_partition(str(path), part, None, patterns, str(tmp_path), "closing", "numba", 1, 2_000_000, "flag")
+    assert pq.read_table(tmp_path / part.part_name).equals(expected)
+    assert result == {**result, "rows": 3, "halo_rows": 1}
