@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from .distributed import memory_size
 from .progress import bar, log
 
 
@@ -15,6 +14,20 @@ def add_engine(p) -> None:
                    help="numba: compiled CPU kernels on all cores (default); cupy: CUDA kernels on the GPU "
                         "(needs the [gpu] extra and an NVIDIA GPU); reference: the slow plain-Python oracle")
     p.add_argument("--threads", type=int, help="CPU threads for numba (default: all cores)")
+
+
+def add_dask_engine(p) -> None:
+    """--engine, --scheduler and --memory-per-worker, for the commands that can run on Dask."""
+    from .distributed import memory_size
+
+    p.add_argument("--engine", choices=["process", "dask"], default="process",
+                   help="process: this machine, one process (default); dask: time partitions with halos on a "
+                        "Dask cluster, output a directory of Parquet parts (docs/distributed.md)")
+    p.add_argument("--scheduler", default="local",
+                   help="with --engine dask: a scheduler address, or local[:N] for N local workers (default 2)")
+    p.add_argument("--memory-per-worker", type=memory_size, metavar="SIZE",
+                   help="with --engine dask: memory one partition may use, e.g. 4GiB (default: half a worker's limit)")
+
 
 EMITS = ("ast", "ir", "plan", "numba", "cuda")
 
@@ -147,13 +160,7 @@ def register(sub, commands: dict, add_common) -> None:
     p.add_argument("--on-work-limit", choices=["flag", "error"], default="flag",
                    help="a trigger over --max-work: flag (default) saturates its counts and marks it in "
                         "<pattern>.work_limited; error stops the run")
-    p.add_argument("--engine", choices=["process", "dask"], default="process",
-                   help="process: this machine, one process (default); dask: time partitions with halos on a "
-                        "Dask cluster, output a directory of Parquet parts (docs/distributed.md)")
-    p.add_argument("--scheduler", default="local",
-                   help="with --engine dask: a scheduler address, or local[:N] for N local workers (default 2)")
-    p.add_argument("--memory-per-worker", type=memory_size, metavar="SIZE",
-                   help="with --engine dask: memory one partition may use, e.g. 4GiB (default: half a worker's limit)")
+    add_dask_engine(p)
     add_common(p)
     commands["mine"] = cmd_mine
 

@@ -7,7 +7,7 @@ import json
 import time
 from pathlib import Path
 
-from .cli_patterns import add_engine
+from .cli_patterns import add_dask_engine, add_engine
 from .models import MODEL_KINDS
 from .progress import log
 
@@ -49,6 +49,8 @@ def cmd_score(args) -> int:
 
     _, meta = load_model(args.model)
     pattern_paths = args.patterns or sorted({meta["pattern_sources"][n] for n in meta["patterns"]})
+    if args.engine == "dask":
+        return score_with_dask(args, _patterns(pattern_paths))
     table, accounts = load_transactions(args.input)
     history = [load_transactions(h) for h in args.history or []]
     out, explanations = score(args.model, table, accounts, _patterns(pattern_paths), history=history,
@@ -66,6 +68,21 @@ def cmd_score(args) -> int:
     log(f"scored {out.num_rows:,} transactions: {alerts:,} alerts -> {args.output}")
     if args.explain:
         log(f"explanations of {len(explanations):,} alerts (pattern instances) -> {side}")
+    return 0
+
+
+def score_with_dask(args, patterns) -> int:
+    from .distributed import connect, score_distributed
+    from .errors import BlazingError
+
+    if args.history or args.explain:
+        raise BlazingError("--history and --explain are not available with --engine dask",
+                           hint="put the look-back transactions in the input file (every row is scored), or score "
+                                "with the process engine")
+    with connect(args.scheduler) as client:
+        run = score_distributed(client, args.model, args.input, patterns, args.output, backend=args.backend,
+                                threads=args.threads, memory_per_worker=args.memory_per_worker)
+    log(f"scored {run.rows:,} transactions in {len(run.partitions)} time partition(s) -> {args.output}/")
     return 0
 
 
@@ -160,6 +177,7 @@ def register(sub, commands: dict, add_common) -> None:
     p.add_argument("--patterns", nargs="+", help="pattern files (default: those recorded in the model)")
     p.add_argument("--explain", action="store_true")
     add_engine(p)
+    add_dask_engine(p)
     add_common(p)
     commands["score"] = cmd_score
 

@@ -116,38 +116,70 @@ def minute_counts(path: str, groups: list[int]) -> tuple[np.ndarray, np.ndarray]
     return np.unique(ts - ts % MINUTE, return_counts=True)
 
 
-def mine_partition(path: str, part: TimePartition, accounts, patterns, out_dir: str, mode: str, backend: str,
-                   threads: int | None, max_work: int, on_work_limit: str) -> dict:
-    """Mine one partition on a worker and write its core rows' features to `out_dir`
-    (atomically: a retried partition replaces, never doubles, an earlier attempt's file)."""
+def read_partition(path: str, part: TimePartition, accounts):
+    """(the partition's rows with their halos, in file order; mask of its core rows), read on a
+    worker from the row groups whose `ts` statistics meet the read range."""
     import pyarrow.compute as pc
     import pyarrow.parquet as pq
 
-    from .features import mine_table
     from .io.transactions import check_table
 
-    t0 = time.perf_counter()
     pf = pq.ParquetFile(path)
     table = pf.read_row_groups(_overlapping_groups(pf.metadata, part.read_start, part.read_stop))
     ts = table.column("ts")
     table = table.filter(pc.and_(pc.greater_equal(ts, part.read_start), pc.less(ts, part.read_stop)))
     check_table(Path(path), table, accounts)
-    mined = mine_table(table, accounts, patterns, backend=backend, mode=mode, threads=threads,
-                       max_work=max_work, on_work_limit=on_work_limit)
-    ts = table.column("ts")
-    core = mined.table.filter(pc.and_(pc.greater_equal(ts, part.start), pc.less(ts, part.stop)))
+    ts = table.column("ts").to_numpy()
+    return table, (ts >= part.start) & (ts < part.stop)
+
+
+def write_part(table, out_dir: str, part: TimePartition) -> None:
+    """Write a partition's output atomically: a retried partition replaces, never doubles, the
+    file of an earlier attempt."""
+    import pyarrow.parquet as pq
+
     target = Path(out_dir) / part.part_name
     tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
-    pq.write_table(core, tmp)
+    pq.write_table(table, tmp)
     os.replace(tmp, target)
-    return {"index": part.index, "rows": core.num_rows, "halo_rows": table.num_rows - core.num_rows,
-            "mine_seconds": mined.seconds, "graph_seconds": mined.graph_seconds,
+
+
+def mine_partition(path: str, part: TimePartition, accounts, patterns, out_dir: str, mode: str, backend: str,
+                   threads: int | None, max_work: int, on_work_limit: str) -> dict:
+    """Mine one partition on a worker; write its core rows' features (`features.mine_table`)."""
+    from .features import mine_table
+
+    t0 = time.perf_counter()
+    table, core = read_partition(path, part, accounts)
+    mined = mine_table(table, accounts, patterns, backend=backend, mode=mode, threads=threads,
+                       max_work=max_work, on_work_limit=on_work_limit)
+    write_part(mined.table.filter(core), out_dir, part)
+    return {"index": part.index, "rows": int(core.sum()), "halo_rows": int((~core).sum()),
+            "mine_seconds": mined.seconds, "seconds": time.perf_counter() - t0}
+
+
+def score_partition(path: str, part: TimePartition, accounts, patterns, out_dir: str, model_dir: str,
+                    backend: str, threads: int | None) -> dict:
+    """Score one partition's core rows on a worker (its halo is their look-back); write them with
+    `score` and `alert` as `pipeline.score` does."""
+    import pyarrow as pa
+
+    from .models import load_model
+    from .pipeline import score_rows
+
+    t0 = time.perf_counter()
+    table, core = read_partition(path, part, accounts)
+    scorer, meta = load_model(model_dir)
+    _, p, alert = score_rows(scorer, meta, table, accounts, patterns, np.flatnonzero(core), backend, threads)
+    write_part(table.filter(core).append_column("score", pa.array(p)).append_column("alert", pa.array(alert)),
+               out_dir, part)
+    return {"index": part.index, "rows": int(core.sum()), "halo_rows": int((~core).sum()),
             "seconds": time.perf_counter() - t0}
 
 
 @dataclass
 class DistributedRun:
-    """What a distributed mining run did: its plan and each partition's numbers."""
+    """What a distributed run did: its plan and each partition's numbers."""
 
     partitions: list
     results: list
@@ -177,11 +209,40 @@ def mine_distributed(client, path, patterns, output, mode: str = "closing", back
     with the same columns and values; parts follow time, rows inside a part the input order.
     Partitions hold at most `max_rows` transactions with their halos (default: what
     `memory_per_worker` bytes hold, by default half the smallest worker's memory limit)."""
+    from .runtime import compile_patterns
+
+    columns = len(compile_patterns(patterns, mode=mode).columns)   # checks mode and patterns on the client
+    window = max((p.window_seconds for p in patterns), default=0)
+    return run_partitions(client, path, output, window, window if mode == "participation" else 0,
+                          max_rows or _budget_rows(client, memory_per_worker, columns),
+                          mine_partition, patterns, mode, backend, threads, max_work, on_work_limit)
+
+
+def score_distributed(client, model_dir, path, patterns, output, backend: str = "numba", threads: int | None = None,
+                      memory_per_worker: int | None = None, max_rows: int | None = None) -> DistributedRun:
+    """Score every transaction of the Parquet file `path` with the model in `model_dir`, each
+    partition on a worker with its halo as look-back; the rows are those of `pipeline.score`
+    (input columns, `score`, `alert`), written as a directory of Parquet parts at `output`."""
+    from .models import load_model
+    from .pipeline import check_compatible
+
+    _, meta = load_model(model_dir)
+    check_compatible(meta, patterns)
+    window = max((p.window_seconds for p in patterns), default=0)
+    return run_partitions(client, path, output, window, 0,
+                          max_rows or _budget_rows(client, memory_per_worker, len(meta["features"])),
+                          score_partition, patterns, str(Path(model_dir).resolve()), backend, threads)
+
+
+def run_partitions(client, path, output, before: int, after: int, max_rows: int, task, patterns,
+                   *task_args) -> DistributedRun:
+    """Plan time partitions of the Parquet file `path` from its per-minute counts (gathered by
+    the workers) and run `task(path, partition, accounts, patterns, out_dir, *task_args)` for
+    each on the cluster; the output directory appears when every partition is written."""
     import pyarrow.parquet as pq
 
     from .io.atomic import atomic_directory
     from .io.transactions import check_table, load_accounts_for
-    from .runtime import compile_patterns
 
     t0 = time.perf_counter()
     path = Path(path).resolve()
@@ -193,27 +254,25 @@ def mine_distributed(client, path, patterns, output, mode: str = "closing", back
     meta = pq.read_metadata(path)
     check_table(path, meta.schema.to_arrow_schema().empty_table(), None)
     accounts = load_accounts_for(path)
-    compiled = compile_patterns(patterns, mode=mode)   # validates mode and patterns on the client
-    window = max((p.window_seconds for p in patterns), default=0)
-    if max_rows is None:
-        budget = memory_per_worker or _smallest_worker_memory(client) // 2
-        max_rows = max(1, budget // bytes_per_row(len(compiled.columns)))
-
     groups = _row_group_batches(meta)
     if not groups:
         raise SchemaError(f"{path}: holds no transactions")
     histograms = client.gather(client.map(minute_counts, [str(path)] * len(groups), groups, pure=False))
     minutes, inverse = np.unique(np.concatenate([m for m, _ in histograms]), return_inverse=True)
     counts = np.bincount(inverse, weights=np.concatenate([c for _, c in histograms])).astype(np.int64)
-    parts = plan_partitions(minutes, counts, window, window if mode == "participation" else 0, max_rows)
+    parts = plan_partitions(minutes, counts, before, after, max_rows)
 
     shared_accounts, shared_patterns = client.scatter([accounts, list(patterns)], broadcast=True)
     with atomic_directory(output, part_names) as tmp:
-        futures = [client.submit(mine_partition, str(path), part, shared_accounts, shared_patterns, str(tmp),
-                                 mode, backend, threads, max_work, on_work_limit, pure=False)
-                   for part in parts]
+        futures = [client.submit(task, str(path), part, shared_accounts, shared_patterns, str(tmp), *task_args,
+                                 pure=False) for part in parts]
         results = client.gather(futures)
     return DistributedRun(parts, results, time.perf_counter() - t0)
+
+
+def _budget_rows(client, memory_per_worker: int | None, n_columns: int) -> int:
+    budget = memory_per_worker or _smallest_worker_memory(client) // 2
+    return max(1, budget // bytes_per_row(n_columns))
 
 
 def _row_group_batches(meta) -> list[list[int]]:

@@ -97,6 +97,23 @@ def test_participation_mode_needs_and_gets_the_halo_after(cluster, world, tmp_pa
     assert_same_rows(world, expected, tmp_path / "feats", len(run.partitions))
 
 
+def test_scores_equal_single_process_scores(cluster, world, tmp_path):
+    from blazingaml.distributed import score_distributed
+    from blazingaml.dsl.parser import load_patterns
+    from blazingaml.io.transactions import load_transactions
+    from blazingaml.pipeline import score, train
+
+    patterns = load_patterns([ROOT / "patterns" / "gfp"])
+    table, accounts = load_transactions(world)
+    train(table, accounts, patterns, out=tmp_path / "model", threads=1)
+    expected, _ = score(tmp_path / "model", table, accounts, patterns, threads=1)
+    run = score_distributed(cluster, tmp_path / "model", world, patterns, tmp_path / "scored", threads=1,
+                            max_rows=9_000)
+    assert len(run.partitions) >= 3
+    assert_same_rows(world, expected, tmp_path / "scored", len(run.partitions))
+    assert 0 < expected["alert"].to_numpy().sum()
+
+
 def test_a_worker_killed_mid_run_changes_nothing(cluster, world, tmp_path):
     from blazingaml.dsl.parser import load_patterns
 
