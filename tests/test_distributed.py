@@ -189,3 +189,30 @@ def test_a_window_reaching_back_exactly_to_the_halo_start(tmp_path):
     result = mine_partition(str(path), part, None, patterns, str(tmp_path), "closing", "numba", 1, 2_000_000, "flag")
     assert pq.read_table(tmp_path / part.part_name).equals(expected)
     assert result == {**result, "rows": 3, "halo_rows": 1}
+
+
+def test_cli_mines_on_a_running_scheduler(cluster, world, tmp_path, capsys):
+    from blazingaml.cli import main
+
+    address = cluster.scheduler.address
+    args = ["mine", "--patterns", str(ROOT / "patterns" / "gfp" / "fan.pattern"), "--input", str(world),
+            "--threads", "1", "--engine", "dask", "--scheduler", address, "--memory-per-worker", "3MiB"]
+    assert main(args + ["--output", str(tmp_path / "dask.parquet")]) == 0
+    assert main(args[:-6] + ["--output", str(tmp_path / "one.parquet")]) == 0
+    got = pq.read_table(tmp_path / "dask.parquet")
+    assert len(list((tmp_path / "dask.parquet").glob("part-*"))) > 1
+    assert got.sort_by("tx_id").equals(pq.read_table(tmp_path / "one.parquet").sort_by("tx_id"))
+
+
+def test_cli_refuses_what_the_dask_engine_cannot_do(cluster, small_world, tmp_path, capsys):
+    from blazingaml.cli import main
+
+    csv = small_world[0].trans
+    assert main(["mine", "--patterns", str(ROOT / "patterns" / "gfp" / "fan.pattern"), "--input", str(csv),
+                 "--output", str(tmp_path / "f.parquet"), "--engine", "dask",
+                 "--scheduler", cluster.scheduler.address]) == 1
+    assert "the dask engine reads normalised Parquet" in capsys.readouterr().err
+    assert main(["mine", "--patterns", str(ROOT / "patterns" / "gfp"), "--input", str(small_world[1]),
+                 "--output", str(tmp_path / "f.parquet"), "--engine", "dask", "--scheduler", "local:0"]) == 1
+    assert "at least one worker" in capsys.readouterr().err
+    assert not (tmp_path / "f.parquet").exists()
