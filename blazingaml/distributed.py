@@ -267,6 +267,8 @@ def run_partitions(client, path, output, before: int, after: int, max_rows: int,
         futures = [client.submit(task, str(path), part, shared_accounts, shared_patterns, str(tmp), *task_args,
                                  pure=False) for part in parts]
         results = client.gather(futures)
+        for stray in Path(tmp).glob(".part-*.tmp"):   # left by a worker killed while writing
+            stray.unlink()
     return DistributedRun(parts, results, time.perf_counter() - t0)
 
 

@@ -61,6 +61,7 @@ def single_process(path, patterns, mode="closing") -> pa.Table:
 def assert_same_rows(path, expected: pa.Table, output: Path, partitions: int) -> None:
     parts = sorted(output.glob("part-*.parquet"))
     assert len(parts) == partitions
+    assert sorted(os.listdir(output)) == [p.name for p in parts]     # nothing else: no worker's temporaries
     got = pa.concat_tables([pq.read_table(p) for p in parts])
     assert got.num_rows == expected.num_rows                          # halo rows never twice
     assert len(np.unique(got["tx_id"].to_numpy())) == got.num_rows
