@@ -26,8 +26,11 @@ per partition. Partition size follows a memory budget per worker (`bytes_per_row
 from __future__ import annotations
 
 import contextlib
+import glob
+import hashlib
 import os
 import re
+import shutil
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -193,6 +196,11 @@ class DistributedRun:
     def halo_rows(self) -> int:
         return sum(r["halo_rows"] for r in self.results)
 
+    @property
+    def reused(self) -> int:
+        """Partitions an interrupted earlier run had finished."""
+        return sum(1 for r in self.results if r.get("reused"))
+
 
 def part_names(directory: Path) -> list[str]:
     """The entries a distributed run writes in its output directory (for `ensure_replaceable`)."""
@@ -231,18 +239,25 @@ def score_distributed(client, model_dir, path, patterns, output, backend: str = 
     window = max((p.window_seconds for p in patterns), default=0)
     return run_partitions(client, path, output, window, 0,
                           max_rows or _budget_rows(client, memory_per_worker, len(meta["features"])),
-                          score_partition, patterns, str(Path(model_dir).resolve()), backend, threads)
+                          score_partition, patterns, str(Path(model_dir).resolve()), backend, threads,
+                          identity=_directory_digest(Path(model_dir)))
 
 
 def run_partitions(client, path, output, before: int, after: int, max_rows: int, task, patterns,
-                   *task_args) -> DistributedRun:
+                   *task_args, identity: str = "") -> DistributedRun:
     """Plan time partitions of the Parquet file `path` from its per-minute counts (gathered by
     the workers) and run `task(path, partition, accounts, patterns, out_dir, *task_args)` for
-    each on the cluster; the output directory appears when every partition is written."""
+    each on the cluster; the output directory appears when every partition is written.
+
+    Parts are staged in `.OUTPUT.<run key>.parts` beside the output, the key naming the input
+    file (path, size, modification time), the patterns' meaning, the task and its arguments,
+    `identity` and the plan: a run interrupted before its commit (the client killed, say) leaves
+    its finished parts there, and the same run started again mines only the others."""
     import pyarrow.parquet as pq
 
     from .io.atomic import atomic_directory
     from .io.transactions import check_table, load_accounts_for
+    from .ir.lower import lower
 
     t0 = time.perf_counter()
     path = Path(path).resolve()
@@ -262,14 +277,36 @@ def run_partitions(client, path, output, before: int, after: int, max_rows: int,
     counts = np.bincount(inverse, weights=np.concatenate([c for _, c in histograms])).astype(np.int64)
     parts = plan_partitions(minutes, counts, before, after, max_rows)
 
+    stat = path.stat()
+    key = hashlib.sha256(repr((str(path), stat.st_size, stat.st_mtime_ns, [lower(p).digest() for p in patterns],
+                               task.__name__, task_args, identity, parts)).encode()).hexdigest()[:16]
+    output = Path(output)
+    staging = output.with_name(f".{output.name}.{key}.parts")
+    staging.mkdir(parents=True, exist_ok=True)
+    done = set(part_names(staging))
+    todo = [part for part in parts if part.part_name not in done]
     shared_accounts, shared_patterns = client.scatter([accounts, list(patterns)], broadcast=True)
+    futures = [client.submit(task, str(path), part, shared_accounts, shared_patterns, str(staging), *task_args,
+                             pure=False) for part in todo]
+    results = client.gather(futures)
+    results += [{"index": part.index, "rows": pq.read_metadata(staging / part.part_name).num_rows, "halo_rows": 0,
+                 "seconds": 0.0, "reused": True} for part in parts if part.part_name in done]
     with atomic_directory(output, part_names) as tmp:
-        futures = [client.submit(task, str(path), part, shared_accounts, shared_patterns, str(tmp), *task_args,
-                                 pure=False) for part in parts]
-        results = client.gather(futures)
-        for stray in Path(tmp).glob(".part-*.tmp"):   # left by a worker killed while writing
-            stray.unlink()
-    return DistributedRun(parts, results, time.perf_counter() - t0)
+        for part in parts:
+            os.link(staging / part.part_name, Path(tmp) / part.part_name)
+    # with any temporaries of a worker killed while writing, and the parts of interrupted runs of
+    # other plans, which the new output makes moot
+    for leftover in output.parent.glob(f".{glob.escape(output.name)}.*.parts"):
+        shutil.rmtree(leftover, ignore_errors=True)
+    return DistributedRun(parts, sorted(results, key=lambda r: r["index"]), time.perf_counter() - t0)
+
+
+def _directory_digest(directory: Path) -> str:
+    digest = hashlib.sha256()
+    for f in sorted(directory.iterdir()):
+        if f.is_file():
+            digest.update(f.name.encode() + b"\0" + f.read_bytes())
+    return digest.hexdigest()
 
 
 def _budget_rows(client, memory_per_worker: int | None, n_columns: int) -> int:

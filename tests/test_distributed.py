@@ -127,7 +127,7 @@ def test_a_worker_killed_mid_run_changes_nothing(cluster, world, tmp_path):
     runner.start()
     staged = []
     while not staged and runner.is_alive():      # the first part is committed: the run is under way
-        staged = list(tmp_path.glob(".feats.*.tmp/part-*.parquet"))
+        staged = list(tmp_path.glob(".feats.*.parts/part-*.parquet"))
         time.sleep(0.05)
     busy = [w for w, keys in cluster.processing().items() if any("mine_partition" in k for k in keys)]
     assert busy, "no partition was running when the worker was to be killed"
@@ -138,6 +138,33 @@ def test_a_worker_killed_mid_run_changes_nothing(cluster, world, tmp_path):
     partitions = len(done["run"].partitions)
     assert len(staged) < partitions
     assert_same_rows(world, expected, output, partitions)
+    assert done["run"].reused == 0 and not list(tmp_path.glob(".feats.*"))
+
+
+def test_a_run_after_a_killed_client_reuses_its_finished_parts(cluster, world, tmp_path):
+    import subprocess
+    import sys
+
+    from blazingaml.dsl.parser import load_patterns
+
+    fan = ROOT / "patterns" / "gfp" / "fan.pattern"
+    output = tmp_path / "feats"
+    client = subprocess.Popen([sys.executable, "-m", "blazingaml.cli", "mine", "--patterns", str(fan),
+                               "--input", str(world), "--output", str(output), "--threads", "1", "--engine", "dask",
+                               "--scheduler", cluster.scheduler.address, "--memory-per-worker", "3MiB"],
+                              stdout=subprocess.DEVNULL, stderr=open(tmp_path / "client.log", "w"))
+    staged = []
+    while not staged and client.poll() is None:
+        staged = list(tmp_path.glob(".feats.*.parts/part-*.parquet"))
+        time.sleep(0.02)
+    client.kill()
+    client.wait()
+    assert staged and not output.exists(), (tmp_path / "client.log").read_text()
+    patterns = load_patterns([fan])
+    run = mine_distributed(cluster, world, patterns, output, threads=1, memory_per_worker=3 << 20)
+    assert 1 <= run.reused < len(run.partitions), (run.reused, len(run.partitions))
+    assert_same_rows(world, single_process(world, patterns), output, len(run.partitions))
+    assert not list(tmp_path.glob(".feats.*"))
 
 
 @settings(max_examples=200, deadline=None)
