@@ -1,22 +1,16 @@
-"""The Dask engine: mine a transaction file too large for one machine on a `distributed` cluster.
+"""The Dask engine: mine or score a transaction file too large for one machine on a `distributed` cluster.
 
-Transactions are cut by time into partitions. Each partition's *core* is a run of whole minutes
-[start, stop): every transaction of a timestamp falls in one core, so ties (settled by tx_id)
-are never split. A worker reads its core plus a *halo* straight from the Parquet file (only the
-row groups whose `ts` statistics overlap), builds that slice's graph and runs the same compiled
-kernels as the single-process engine:
+Transactions are cut into time partitions (`time_partitions`): a core of whole minutes, so
+timestamp ties are never split, and halos of the largest pattern window. A worker reads its
+partition straight from the Parquet file (only the row groups whose `ts` statistics meet it),
+builds that slice's graph, runs the same compiled kernels as the single-process engine and
+writes only its core rows, so halo rows never appear twice.
 
-* the halo before is [start - W, start), W the largest window of the pattern set: a trigger in
-  the core sees its whole window (windows end at the trigger and reach back at most W, bound
-  included);
-* in `participation` mode a halo after, [stop, stop + W], holds every later trigger whose
-  instances can contain a core transaction.
-
-Only core rows are written, so halo rows never appear twice. Each partition's features go to
-`part-NNNNN.parquet` in time order inside the output directory, which appears whole when every
-partition is done (`io.atomic.atomic_directory`). A worker lost mid-run costs only its
-partitions: Dask runs them again elsewhere and the part files are written atomically, so the
-output is complete and identical either way.
+Parts (`part-NNNNN.parquet`, time order) are staged beside the output under a key of the run and
+linked into the output directory, which appears whole when every partition is done
+(`io.atomic.atomic_directory`). A worker lost mid-run costs only its partitions: Dask runs them
+again elsewhere, and parts are written atomically, so the output is complete and identical. A
+run interrupted before its commit leaves its finished parts; the same run again reuses them.
 
 The client never holds transactions: it reads the file's metadata, gathers one row count per
 minute (a few hundred kilobytes for a year), plans the partitions and collects a few numbers
@@ -38,63 +32,10 @@ from pathlib import Path
 import numpy as np
 
 from .errors import BlazingError, SchemaError
+from .time_partitions import MINUTE, TimePartition, bytes_per_row, plan_partitions
 
-MINUTE = 60                  # partition cores are whole minutes (IBM timestamps are minutes)
 HISTOGRAM_ROWS = 4_000_000   # rows of `ts` one histogram task reads
 DEFAULT_WORKERS = 2          # `--scheduler local` without a count
-
-
-def bytes_per_row(n_columns: int) -> int:
-    """Worker memory one transaction takes while its partition is mined, from the layouts: the
-    input columns read and filtered (~100 B), the graph's per-edge arrays and two CSR directions
-    with two views each (~150 B), and per feature column an int32 count plus its Arrow copy."""
-    return 256 + 8 * n_columns
-
-
-@dataclass(frozen=True)
-class TimePartition:
-    """One partition: its core [start, stop) and what a worker reads, [read_start, read_stop)."""
-
-    index: int
-    start: int
-    stop: int
-    read_start: int
-    read_stop: int
-    rows: int         # core rows
-    read_rows: int    # core and halo rows (at minute resolution: an upper bound)
-
-    @property
-    def part_name(self) -> str:
-        return f"part-{self.index:05d}.parquet"
-
-
-def plan_partitions(minutes: np.ndarray, counts: np.ndarray, before: int, after: int,
-                    max_rows: int) -> list[TimePartition]:
-    """Cut time into partitions whose core and halos hold at most `max_rows` transactions.
-
-    `minutes` are the sorted, distinct starts (seconds) of the minutes holding transactions and
-    `counts` their row counts; `before`/`after` are the halo lengths in seconds (after 0: none)."""
-    minutes = np.asarray(minutes, np.int64)
-    cum = np.concatenate([[0], np.cumsum(counts, dtype=np.int64)])
-    ends = np.append(minutes[1:], minutes[-1] + MINUTE)        # stop of a core ending after bin j
-    read_stops = ends + after + 1 if after else ends            # the halo after includes stop + W
-    upto = cum[np.searchsorted(minutes, read_stops, "left")]   # rows before each read stop
-    parts, i = [], 0
-    while i < len(minutes):
-        start = int(minutes[i])
-        read_start = start - before
-        first = cum[np.searchsorted(minutes, read_start - read_start % MINUTE, "left")]
-        j = int(np.searchsorted(upto, first + max_rows, "right"))   # bins i..j-1 fit
-        if j <= i:
-            raise BlazingError(
-                f"a partition needs at least {int(upto[i] - first):,} transactions (the minute at {start} "
-                f"and its halos of the largest pattern window) but the memory budget allows {max_rows:,}",
-                hint="give each worker more memory (--memory-per-worker), or mine patterns with shorter windows")
-        stop = int(ends[j - 1])
-        parts.append(TimePartition(len(parts), start, stop, read_start, int(read_stops[j - 1]),
-                                   int(cum[j] - cum[i]), int(upto[j - 1] - first)))
-        i = j
-    return parts
 
 
 def _ts_column(meta) -> int:
@@ -131,7 +72,11 @@ def read_partition(path: str, part: TimePartition, accounts):
     table = pf.read_row_groups(_overlapping_groups(pf.metadata, part.read_start, part.read_stop))
     ts = table.column("ts")
     table = table.filter(pc.and_(pc.greater_equal(ts, part.read_start), pc.less(ts, part.read_stop)))
-    check_table(Path(path), table, accounts)
+    try:
+        check_table(Path(path), table, accounts)
+    except SchemaError as exc:   # its row number counts the rows this partition read
+        raise SchemaError(f"{exc} (row numbered among the rows with ts in [{part.read_start}, {part.read_stop}))",
+                          exc.hint) from None
     ts = table.column("ts").to_numpy()
     return table, (ts >= part.start) & (ts < part.stop)
 

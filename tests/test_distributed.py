@@ -15,7 +15,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from blazingaml.distributed import MINUTE, mine_distributed, plan_partitions
+from blazingaml.distributed import mine_distributed
+from blazingaml.time_partitions import MINUTE, TimePartition, plan_partitions
 from blazingaml.errors import BlazingError
 
 distributed = pytest.importorskip("distributed")
@@ -198,7 +199,7 @@ def test_plan_refuses_a_budget_below_one_window():
 def test_a_window_reaching_back_exactly_to_the_halo_start(tmp_path):
     """A 24h cycle whose first edge lies exactly W before the core's first minute, closed by one
     of two edges tied on that minute: it counts only if the halo includes its start."""
-    from blazingaml.distributed import TimePartition, mine_partition
+    from blazingaml.distributed import mine_partition
     from blazingaml.dsl.parser import load_patterns
     from blazingaml.io.ibm_csv import NORMALISED_SCHEMA
 
@@ -244,3 +245,21 @@ def test_cli_refuses_what_the_dask_engine_cannot_do(cluster, small_world, tmp_pa
                  "--output", str(tmp_path / "f.parquet"), "--engine", "dask", "--scheduler", "local:0"]) == 1
     assert "at least one worker" in capsys.readouterr().err
     assert not (tmp_path / "f.parquet").exists()
+
+
+def test_a_bad_value_stops_the_run_with_one_clear_error(cluster, world, tmp_path):
+    from blazingaml.dsl.parser import load_patterns
+    from blazingaml.errors import SchemaError
+    from blazingaml.io.ibm_csv import accounts_path_for
+
+    table = pq.read_table(world)
+    amounts = table["amount_paid"].to_numpy().copy()
+    amounts[table.num_rows // 2] = -1.0
+    bad = tmp_path / "bad.parquet"
+    pq.write_table(table.set_column(table.column_names.index("amount_paid"), "amount_paid", pa.array(amounts)), bad,
+                   row_group_size=ROW_GROUP)
+    pq.write_table(pq.read_table(accounts_path_for(world)), accounts_path_for(bad))
+    with pytest.raises(SchemaError, match="amount_paid.*not a finite, non-negative amount.*row numbered among") as err:
+        mine_distributed(cluster, bad, load_patterns([ROOT / "patterns" / "gfp" / "fan.pattern"]),
+                         tmp_path / "feats", threads=1, max_rows=9_000)
+    assert err.value.hint and not (tmp_path / "feats").exists()
