@@ -23,10 +23,21 @@ def add_dask_engine(p) -> None:
     p.add_argument("--engine", choices=["process", "dask"], default="process",
                    help="process: this machine, one process (default); dask: time partitions with halos on a "
                         "Dask cluster, output a directory of Parquet parts (docs/distributed.md)")
-    p.add_argument("--scheduler", default="local",
+    p.add_argument("--scheduler", metavar="ADDRESS",
                    help="with --engine dask: a scheduler address, or local[:N] for N local workers (default 2)")
     p.add_argument("--memory-per-worker", type=memory_size, metavar="SIZE",
                    help="with --engine dask: memory one partition may use, e.g. 4GiB (default: half a worker's limit)")
+
+
+
+def uses_dask(args) -> bool:
+    """Whether to run on Dask; the Dask options without `--engine dask` are a usage mistake."""
+    from .errors import BlazingError
+
+    if args.engine != "dask" and (args.scheduler or args.memory_per_worker):
+        raise BlazingError("--scheduler and --memory-per-worker apply to the dask engine",
+                           hint="add --engine dask, or leave them out")
+    return args.engine == "dask"
 
 
 EMITS = ("ast", "ir", "plan", "numba", "cuda")
@@ -88,7 +99,7 @@ def cmd_mine(args) -> int:
     from .io.transactions import load_transactions
 
     patterns = load_patterns(args.patterns)
-    if args.engine == "dask":
+    if uses_dask(args):
         return mine_with_dask(args, patterns)
     table, accounts = load_transactions(args.input)
     log(f"mining {len(patterns)} pattern(s) on {table.num_rows:,} transactions with the {args.backend} backend")
@@ -106,7 +117,7 @@ def cmd_mine(args) -> int:
 def mine_with_dask(args, patterns) -> int:
     from .distributed import connect, mine_distributed
 
-    with connect(args.scheduler) as client:
+    with connect(args.scheduler or "local") as client:
         log(f"mining {len(patterns)} pattern(s) on {args.input} with the dask engine ({client.scheduler.address})")
         run = mine_distributed(client, args.input, patterns, args.output, mode=args.mode, backend=args.backend,
                                threads=args.threads, max_work=args.max_work, on_work_limit=args.on_work_limit,

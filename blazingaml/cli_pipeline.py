@@ -7,7 +7,7 @@ import json
 import time
 from pathlib import Path
 
-from .cli_patterns import add_dask_engine, add_engine
+from .cli_patterns import add_dask_engine, add_engine, uses_dask
 from .models import MODEL_KINDS
 from .progress import log
 
@@ -49,7 +49,7 @@ def cmd_score(args) -> int:
 
     _, meta = load_model(args.model)
     pattern_paths = args.patterns or sorted({meta["pattern_sources"][n] for n in meta["patterns"]})
-    if args.engine == "dask":
+    if uses_dask(args):
         return score_with_dask(args, _patterns(pattern_paths))
     table, accounts = load_transactions(args.input)
     history = [load_transactions(h) for h in args.history or []]
@@ -79,7 +79,7 @@ def score_with_dask(args, patterns) -> int:
         raise BlazingError("--history and --explain are not available with --engine dask",
                            hint="put the look-back transactions in the input file (every row is scored), or score "
                                 "with the process engine")
-    with connect(args.scheduler) as client:
+    with connect(args.scheduler or "local") as client:
         run = score_distributed(client, args.model, args.input, patterns, args.output, backend=args.backend,
                                 threads=args.threads, memory_per_worker=args.memory_per_worker)
     log(f"scored {run.rows:,} transactions in {len(run.partitions)} time partition(s) -> {args.output}/")

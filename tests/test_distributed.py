@@ -99,21 +99,40 @@ def test_participation_mode_needs_and_gets_the_halo_after(cluster, world, tmp_pa
     assert_same_rows(world, expected, tmp_path / "feats", len(run.partitions))
 
 
-def test_scores_equal_single_process_scores(cluster, world, tmp_path):
-    from blazingaml.distributed import score_distributed
+@pytest.fixture(scope="module")
+def gfp_model(world, tmp_path_factory):
+    """A LightGBM model trained on the world with the gfp patterns, and its scores (one process)."""
     from blazingaml.dsl.parser import load_patterns
     from blazingaml.io.transactions import load_transactions
     from blazingaml.pipeline import score, train
 
+    model = tmp_path_factory.mktemp("model")
     patterns = load_patterns([ROOT / "patterns" / "gfp"])
     table, accounts = load_transactions(world)
-    train(table, accounts, patterns, out=tmp_path / "model", threads=1)
-    expected, _ = score(tmp_path / "model", table, accounts, patterns, threads=1)
-    run = score_distributed(cluster, tmp_path / "model", world, patterns, tmp_path / "scored", threads=1,
-                            max_rows=9_000)
+    train(table, accounts, patterns, out=model, threads=1)
+    return model, patterns, score(model, table, accounts, patterns, threads=1)[0]
+
+
+def test_scores_equal_single_process_scores(cluster, world, gfp_model, tmp_path):
+    from blazingaml.distributed import score_distributed
+
+    model, patterns, expected = gfp_model
+    run = score_distributed(cluster, model, world, patterns, tmp_path / "scored", threads=1, max_rows=9_000)
     assert len(run.partitions) >= 3
     assert_same_rows(world, expected, tmp_path / "scored", len(run.partitions))
     assert 0 < expected["alert"].to_numpy().sum()
+
+
+def test_cli_scores_on_dask_and_refuses_history(cluster, world, gfp_model, tmp_path, capsys):
+    from blazingaml.cli import main
+
+    model, _, expected = gfp_model
+    args = ["score", "--model", str(model), "--input", str(world), "--output", str(tmp_path / "scored.parquet"),
+            "--threads", "1", "--engine", "dask", "--scheduler", cluster.scheduler.address]
+    assert main(args + ["--history", str(world)]) == 1
+    assert "--history and --explain are not available with --engine dask" in capsys.readouterr().err
+    assert main(args + ["--memory-per-worker", "20MiB"]) == 0
+    assert pq.read_table(tmp_path / "scored.parquet").sort_by("tx_id").equals(expected.sort_by("tx_id"))
 
 
 def test_a_worker_killed_mid_run_changes_nothing(cluster, world, tmp_path):
@@ -244,6 +263,9 @@ def test_cli_refuses_what_the_dask_engine_cannot_do(cluster, small_world, tmp_pa
     assert main(["mine", "--patterns", str(ROOT / "patterns" / "gfp"), "--input", str(small_world[1]),
                  "--output", str(tmp_path / "f.parquet"), "--engine", "dask", "--scheduler", "local:0"]) == 1
     assert "at least one worker" in capsys.readouterr().err
+    assert main(["mine", "--patterns", str(ROOT / "patterns" / "gfp"), "--input", str(small_world[1]),
+                 "--output", str(tmp_path / "f.parquet"), "--scheduler", "local:2"]) == 1
+    assert "apply to the dask engine" in capsys.readouterr().err
     assert not (tmp_path / "f.parquet").exists()
 
 
