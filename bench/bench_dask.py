@@ -36,12 +36,13 @@ def main() -> None:
     import pyarrow.parquet as pq
     from distributed import Client, LocalCluster
 
-    from blazingaml.distributed import bytes_per_row, mine_distributed
+    from blazingaml.distributed import mine_distributed
     from blazingaml.dsl.parser import load_patterns
     from blazingaml.features import mine_table
     from blazingaml.generator import generate
     from blazingaml.io.ibm_csv import convert_trans_csv
     from blazingaml.io.transactions import load_transactions
+    from blazingaml.time_partitions import bytes_per_row
 
     work = Path(args.work)
     tx = work / "tx.parquet"
@@ -53,7 +54,6 @@ def main() -> None:
     table, accounts = load_transactions(tx)
     ts = table["ts"].to_numpy()
     days = (ts.max() - ts.min()) / 86_400
-    rows_per_day = table.num_rows / max(days, 1e-9)
     mine_table(table, accounts, patterns)                      # warm: kernels compiled and cached
     t0 = time.perf_counter()
     single = mine_table(table, accounts, patterns)
