@@ -63,8 +63,8 @@ def main() -> None:
     order = np.sort(ts)
     span = int(args.partition_days * 86_400) + window + 2 * 60
     max_rows = int((np.searchsorted(order, order + span, "right") - np.arange(len(order))).max())
-    results = {"machine": machine(), "library": args.library, "rows": table.num_rows, "days": round(days, 2), "columns": columns,
-               "window_days": window / 86_400, "partition_days": args.partition_days, "max_rows": max_rows,
+    results = {"machine": machine(), "library": args.library, "rows": table.num_rows, "days": round(days, 2),
+               "columns": columns, "window_days": window / 86_400, "partition_days": args.partition_days, "max_rows": max_rows,
                "single_process": {"seconds": round(single_seconds, 2),
                                   "rows_per_second": round(table.num_rows / single_seconds)}}
     del table, single
