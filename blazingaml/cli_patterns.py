@@ -16,6 +16,31 @@ def add_engine(p) -> None:
                         "(needs the [gpu] extra and an NVIDIA GPU); reference: the slow plain-Python oracle")
     p.add_argument("--threads", type=int, help="CPU threads for numba (default: all cores)")
 
+
+def add_dask_engine(p) -> None:
+    """--engine, --scheduler and --memory-per-worker, for the commands that can run on Dask."""
+    from .distributed import memory_size
+
+    p.add_argument("--engine", choices=["process", "dask"], default="process",
+                   help="process: this machine, one process (default); dask: time partitions with halos on a "
+                        "Dask cluster, output a directory of Parquet parts (docs/distributed.md)")
+    p.add_argument("--scheduler", metavar="ADDRESS",
+                   help="with --engine dask: a scheduler address, or local[:N] for N local workers (default 2)")
+    p.add_argument("--memory-per-worker", type=memory_size, metavar="SIZE",
+                   help="with --engine dask: memory one partition may use, e.g. 4GiB (default: half a worker's limit)")
+
+
+
+def uses_dask(args) -> bool:
+    """Whether to run on Dask; the Dask options without `--engine dask` are a usage mistake."""
+    from .errors import BlazingError
+
+    if args.engine != "dask" and (args.scheduler or args.memory_per_worker):
+        raise BlazingError("--scheduler and --memory-per-worker apply to the dask engine",
+                           hint="add --engine dask, or leave them out")
+    return args.engine == "dask"
+
+
 EMITS = ("ast", "ir", "plan", "numba", "cuda")
 
 
@@ -73,6 +98,8 @@ def cmd_mine(args) -> int:
     from .io.atomic import atomic_path
 
     patterns = chosen_patterns(args.patterns, args)
+    if uses_dask(args):
+        return mine_with_dask(args, patterns)
     table, accounts = read_transactions(args.input, args)
     log(f"mining {len(patterns)} pattern(s) on {table.num_rows:,} transactions with the {args.backend} backend")
     with bar("mining", total=len(patterns), unit="") as advance:
@@ -83,6 +110,19 @@ def cmd_mine(args) -> int:
         pq.write_table(mined.table, tmp)
     log(f"wrote {out}: {mined.table.num_columns - 1} feature columns; graph built in {mined.graph_seconds:.2f} s, "
         f"mined in {mined.seconds:.2f} s ({mined.edges_per_second:,.0f} edges/s)")
+    return 0
+
+
+def mine_with_dask(args, patterns) -> int:
+    from .distributed import connect, mine_distributed
+
+    with connect(args.scheduler or "local") as client:
+        log(f"mining {len(patterns)} pattern(s) on {args.input} with the dask engine ({client.scheduler.address})")
+        run = mine_distributed(client, args.input, patterns, args.output, mode=args.mode, backend=args.backend,
+                               threads=args.threads, max_work=args.max_work, on_work_limit=args.on_work_limit,
+                               memory_per_worker=args.memory_per_worker)
+    log(f"wrote {args.output}/: {run.rows:,} rows in {len(run.partitions)} time partition(s) "
+        f"({run.halo_rows:,} halo rows read again) in {run.seconds:.2f} s")
     return 0
 
 
@@ -132,6 +172,7 @@ def register(sub, commands: dict, add_common) -> None:
     p.add_argument("--on-work-limit", choices=["flag", "error"], default="flag",
                    help="a trigger over --max-work: flag (default) saturates its counts and marks it in "
                         "<pattern>.work_limited; error stops the run")
+    add_dask_engine(p)
     add_common(p)
     commands["mine"] = cmd_mine
 

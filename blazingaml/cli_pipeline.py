@@ -8,7 +8,7 @@ import time
 from pathlib import Path
 
 from .cli_inputs import add_columns, add_only, chosen_patterns, read_transactions
-from .cli_patterns import add_engine
+from .cli_patterns import add_dask_engine, add_engine, uses_dask
 from .models import MODEL_KINDS
 from .progress import log
 
@@ -41,9 +41,12 @@ def cmd_score(args) -> int:
     from .pipeline import model_patterns, score
 
     _, meta = load_model(args.model)
+    patterns = model_patterns(meta, args.patterns)
+    if uses_dask(args):
+        return score_with_dask(args, patterns)
     table, accounts = read_transactions(args.input, args)
     history = [read_transactions(h, args) for h in args.history or []]
-    out, explanations = score(args.model, table, accounts, model_patterns(meta, args.patterns), history=history,
+    out, explanations = score(args.model, table, accounts, patterns, history=history,
                               explain=args.explain, threads=args.threads, backend=args.backend)
     # The explanations, when asked for, are committed just before the scores (the commit point);
     # explanations left by an earlier run would not belong to these scores, so they go.
@@ -58,6 +61,21 @@ def cmd_score(args) -> int:
     log(f"scored {out.num_rows:,} transactions: {alerts:,} alerts -> {args.output}")
     if args.explain:
         log(f"explanations of {len(explanations):,} alerts (pattern instances) -> {side}")
+    return 0
+
+
+def score_with_dask(args, patterns) -> int:
+    from .distributed import connect, score_distributed
+    from .errors import BlazingError
+
+    if args.history or args.explain:
+        raise BlazingError("--history and --explain are not available with --engine dask",
+                           hint="put the look-back transactions in the input file (every row is scored), or score "
+                                "with the process engine")
+    with connect(args.scheduler or "local") as client:
+        run = score_distributed(client, args.model, args.input, patterns, args.output, backend=args.backend,
+                                threads=args.threads, memory_per_worker=args.memory_per_worker)
+    log(f"scored {run.rows:,} transactions in {len(run.partitions)} time partition(s) -> {args.output}/")
     return 0
 
 
@@ -203,6 +221,7 @@ def register(sub, commands: dict, add_common) -> None:
     p.add_argument("--explain", action="store_true")
     add_columns(p)
     add_engine(p)
+    add_dask_engine(p)
     add_common(p)
     commands["score"] = cmd_score
 

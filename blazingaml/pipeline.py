@@ -278,12 +278,7 @@ def score(model_dir, table: pa.Table, accounts, patterns, history=(), explain: b
     if history:
         # one account index across files: re-key accounts by (bank, account)
         combined, acc = _rekey_accounts(table, accounts, history, combined)
-    ft = build_features(combined, acc, patterns, backend=backend, threads=threads)
-    if ft.names != meta["features"]:
-        raise ModelError("the feature schema differs from the model's",
-                         hint="train and score with the same blazingaml version and pattern files")
-    p = predict_rows(scorer, ft, np.flatnonzero(new_mask))
-    alert = p >= meta["threshold"]
+    ft, p, alert = score_rows(scorer, meta, combined, acc, patterns, np.flatnonzero(new_mask), backend, threads)
     out = with_account_names(table, accounts)
     out = out.append_column("score", pa.array(p)).append_column("alert", pa.array(alert))
     explanations = []
@@ -295,6 +290,17 @@ def score(model_dir, table: pa.Table, accounts, patterns, history=(), explain: b
                 entry["in_attempt"] = float(in_attempt)
                 entry["typology"] = {name: round(float(q), 4) for name, q in zip(TYPOLOGIES, given)}
     return out, explanations
+
+
+def score_rows(scorer, meta: dict, table: pa.Table, accounts, patterns, rows: np.ndarray, backend="numba",
+               threads=None) -> tuple[FeatureTable, np.ndarray, np.ndarray]:
+    """(features, scores, alerts) of `rows` of `table`; the other rows only give look-back."""
+    ft = build_features(table, accounts, patterns, backend=backend, threads=threads)
+    if ft.names != meta["features"]:
+        raise ModelError("the feature schema differs from the model's",
+                         hint="train and score with the same blazingaml version and pattern files")
+    p = predict_rows(scorer, ft, rows)
+    return ft, p, p >= meta["threshold"]
 
 
 def _rekey_accounts(table, accounts, history, combined) -> tuple[pa.Table, pa.Table]:

@@ -52,7 +52,21 @@ def load_transactions(path: str | os.PathLike, on_bad_rows: str = "stop", column
     table = _read_parquet(path)
     if columns or not set(REQUIRED) <= set(table.column_names):
         return user_transactions(table, columns, str(path))
+    accounts = load_accounts_for(path)
+    check_table(path, table, accounts)
+    return table, accounts
+
+
+def check_table(path: Path, table: pa.Table, accounts: pa.Table | None) -> None:
+    """Stop with a SchemaError when `table` (all or part of the Parquet file `path`) lacks the
+    normalised columns or holds a value the kernels cannot index with."""
     _check_columns(path, table)
+    _check_values(path, table, accounts)
+
+
+def load_accounts_for(path: Path) -> pa.Table | None:
+    """The account key table beside a normalised Parquet file, checked to be the one it was
+    converted with; None when the file was written without one."""
     accounts = None
     acc_path = accounts_path_for(path)
     recorded = (pq.read_metadata(path).metadata or {}).get(ACCOUNTS_DIGEST_KEY)
@@ -68,8 +82,7 @@ def load_transactions(path: str | os.PathLike, on_bad_rows: str = "stop", column
     elif recorded is not None:
         raise SchemaError(f"{path}: its account key table {acc_path.name} is missing",
                           hint="keep the two files of one conversion together, or convert the CSV again")
-    _check_values(path, table, accounts)
-    return table, accounts
+    return accounts
 
 
 def user_transactions(table: pa.Table, columns: dict[str, str] | None, source: str) -> tuple[pa.Table, pa.Table]:

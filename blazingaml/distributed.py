@@ -1,0 +1,317 @@
+"""The Dask engine: mine or score a transaction file too large for one machine on a `distributed` cluster.
+
+Transactions are cut into time partitions (`time_partitions`): a core of whole minutes, so
+timestamp ties are never split, and halos of the largest pattern window. A worker reads its
+partition straight from the Parquet file (only the row groups whose `ts` statistics meet it),
+builds that slice's graph, runs the same compiled kernels as the single-process engine and
+writes only its core rows, so halo rows never appear twice.
+
+Parts (`part-NNNNN.parquet`, time order) are staged beside the output under a key of the run and
+linked into the output directory, which appears whole when every partition is done
+(`io.atomic.atomic_directory`). A worker lost mid-run costs only its partitions: Dask runs them
+again elsewhere, and parts are written atomically, so the output is complete and identical. A
+run interrupted before its commit leaves its finished parts; the same run again reuses them.
+
+The client never holds transactions: it reads the file's metadata, gathers one row count per
+minute (a few hundred kilobytes for a year), plans the partitions and collects a few numbers
+per partition. Partition size follows a memory budget per worker (`bytes_per_row`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import glob
+import hashlib
+import os
+import re
+import shutil
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .errors import BlazingError, SchemaError
+from .time_partitions import MINUTE, TimePartition, bytes_per_row, plan_partitions
+
+HISTOGRAM_ROWS = 4_000_000   # rows of `ts` one histogram task reads
+DEFAULT_WORKERS = 2          # `--scheduler local` without a count
+
+
+def _ts_column(meta) -> int:
+    return meta.schema.to_arrow_schema().get_field_index("ts")
+
+
+def _overlapping_groups(meta, lo: int, hi: int) -> list[int]:
+    """Row groups that may hold a `ts` in [lo, hi) (all those without statistics)."""
+    col, groups = _ts_column(meta), []
+    for g in range(meta.num_row_groups):
+        stats = meta.row_group(g).column(col).statistics
+        if stats is None or not stats.has_min_max or (stats.max >= lo and stats.min < hi):
+            groups.append(g)
+    return groups
+
+
+def minute_counts(path: str, groups: list[int]) -> tuple[np.ndarray, np.ndarray]:
+    """Rows per minute of `ts` in row groups `groups` (a worker task: reads one column)."""
+    import pyarrow.parquet as pq
+
+    ts = pq.ParquetFile(path).read_row_groups(groups, columns=["ts"]).column("ts").to_numpy()
+    return np.unique(ts - ts % MINUTE, return_counts=True)
+
+
+def read_partition(path: str, part: TimePartition, accounts):
+    """(the partition's rows with their halos, in file order; mask of its core rows), read on a
+    worker from the row groups whose `ts` statistics meet the read range."""
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+
+    from .io.transactions import check_table
+
+    pf = pq.ParquetFile(path)
+    table = pf.read_row_groups(_overlapping_groups(pf.metadata, part.read_start, part.read_stop))
+    ts = table.column("ts")
+    table = table.filter(pc.and_(pc.greater_equal(ts, part.read_start), pc.less(ts, part.read_stop)))
+    try:
+        check_table(Path(path), table, accounts)
+    except SchemaError as exc:   # its row number counts the rows this partition read
+        raise SchemaError(f"{exc} (row numbered among the rows with ts in [{part.read_start}, {part.read_stop}))",
+                          exc.hint) from None
+    ts = table.column("ts").to_numpy()
+    return table, (ts >= part.start) & (ts < part.stop)
+
+
+def write_part(table, out_dir: str, part: TimePartition) -> None:
+    """Write a partition's output atomically: a retried partition replaces, never doubles, the
+    file of an earlier attempt."""
+    import pyarrow.parquet as pq
+
+    target = Path(out_dir) / part.part_name
+    tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+    pq.write_table(table, tmp)
+    os.replace(tmp, target)
+
+
+def mine_partition(path: str, part: TimePartition, accounts, patterns, out_dir: str, mode: str, backend: str,
+                   threads: int | None, max_work: int, on_work_limit: str) -> dict:
+    """Mine one partition on a worker; write its core rows' features (`features.mine_table`)."""
+    from .features import mine_table
+
+    t0 = time.perf_counter()
+    table, core = read_partition(path, part, accounts)
+    mined = mine_table(table, accounts, patterns, backend=backend, mode=mode, threads=threads,
+                       max_work=max_work, on_work_limit=on_work_limit)
+    write_part(mined.table.filter(core), out_dir, part)
+    return {"index": part.index, "rows": int(core.sum()), "halo_rows": int((~core).sum()),
+            "mine_seconds": mined.seconds, "seconds": time.perf_counter() - t0}
+
+
+def score_partition(path: str, part: TimePartition, accounts, patterns, out_dir: str, model_dir: str,
+                    backend: str, threads: int | None) -> dict:
+    """Score one partition's core rows on a worker (its halo is their look-back); write them with
+    `score` and `alert` as `pipeline.score` does."""
+    import pyarrow as pa
+
+    from .models import load_model
+    from .pipeline import score_rows
+
+    t0 = time.perf_counter()
+    table, core = read_partition(path, part, accounts)
+    scorer, meta = load_model(model_dir)
+    _, p, alert = score_rows(scorer, meta, table, accounts, patterns, np.flatnonzero(core), backend, threads)
+    write_part(table.filter(core).append_column("score", pa.array(p)).append_column("alert", pa.array(alert)),
+               out_dir, part)
+    return {"index": part.index, "rows": int(core.sum()), "halo_rows": int((~core).sum()),
+            "seconds": time.perf_counter() - t0}
+
+
+@dataclass
+class DistributedRun:
+    """What a distributed run did: its plan and each partition's numbers."""
+
+    partitions: list
+    results: list
+    seconds: float
+
+    @property
+    def rows(self) -> int:
+        return sum(r["rows"] for r in self.results)
+
+    @property
+    def halo_rows(self) -> int:
+        return sum(r["halo_rows"] for r in self.results)
+
+    @property
+    def reused(self) -> int:
+        """Partitions an interrupted earlier run had finished."""
+        return sum(1 for r in self.results if r.get("reused"))
+
+
+def part_names(directory: Path) -> list[str]:
+    """The entries a distributed run writes in its output directory (for `ensure_replaceable`)."""
+    return [n for n in os.listdir(directory) if re.fullmatch(r"part-\d{5}\.parquet", n)]
+
+
+def mine_distributed(client, path, patterns, output, mode: str = "closing", backend: str = "numba",
+                     threads: int | None = None, max_work: int = 2_000_000, on_work_limit: str = "flag",
+                     memory_per_worker: int | None = None, max_rows: int | None = None) -> DistributedRun:
+    """Mine `patterns` on the normalised Parquet file `path` with the Dask cluster of `client`;
+    write the features as a directory of Parquet parts at `output`.
+
+    The rows are those of the single-process engine (`features.mine_table`), one per transaction,
+    with the same columns and values; parts follow time, rows inside a part the input order.
+    Partitions hold at most `max_rows` transactions with their halos (default: what
+    `memory_per_worker` bytes hold, by default half the smallest worker's memory limit)."""
+    from .runtime import compile_patterns
+
+    columns = len(compile_patterns(patterns, mode=mode).columns)   # checks mode and patterns on the client
+    window = max((p.window_seconds for p in patterns), default=0)
+    return run_partitions(client, path, output, window, window if mode == "participation" else 0,
+                          max_rows or _budget_rows(client, memory_per_worker, columns),
+                          mine_partition, patterns, mode, backend, threads, max_work, on_work_limit)
+
+
+def score_distributed(client, model_dir, path, patterns, output, backend: str = "numba", threads: int | None = None,
+                      memory_per_worker: int | None = None, max_rows: int | None = None) -> DistributedRun:
+    """Score every transaction of the Parquet file `path` with the model in `model_dir`, each
+    partition on a worker with its halo as look-back; the rows are those of `pipeline.score`
+    (input columns, `score`, `alert`), written as a directory of Parquet parts at `output`."""
+    from .models import load_model
+    from .pipeline import check_compatible
+
+    _, meta = load_model(model_dir)
+    check_compatible(meta, patterns)
+    window = max((p.window_seconds for p in patterns), default=0)
+    return run_partitions(client, path, output, window, 0,
+                          max_rows or _budget_rows(client, memory_per_worker, len(meta["features"])),
+                          score_partition, patterns, str(Path(model_dir).resolve()), backend, threads,
+                          identity=_directory_digest(Path(model_dir)))
+
+
+def run_partitions(client, path, output, before: int, after: int, max_rows: int, task, patterns,
+                   *task_args, identity: str = "") -> DistributedRun:
+    """Plan time partitions of the Parquet file `path` from its per-minute counts (gathered by
+    the workers) and run `task(path, partition, accounts, patterns, out_dir, *task_args)` for
+    each on the cluster; the output directory appears when every partition is written.
+
+    Parts are staged in `.OUTPUT.<run key>.parts` beside the output, the key naming the input
+    file (path, size, modification time), the patterns' meaning, the task and its arguments,
+    `identity` and the plan: a run interrupted before its commit (the client killed, say) leaves
+    its finished parts there, and the same run started again mines only the others."""
+    import pyarrow.parquet as pq
+
+    from .io.atomic import atomic_directory
+    from .io.transactions import check_table, load_accounts_for
+    from .ir.lower import lower
+
+    t0 = time.perf_counter()
+    path = Path(path).resolve()
+    if not path.exists():
+        raise SchemaError(f"{path}: no such file")
+    if path.suffix.lower() != ".parquet":
+        raise SchemaError(f"{path}: the dask engine reads normalised Parquet",
+                          hint=f"convert IBM CSVs first: blazingaml convert {path.name} --out FILE.parquet")
+    meta = pq.read_metadata(path)
+    check_table(path, meta.schema.to_arrow_schema().empty_table(), None)
+    accounts = load_accounts_for(path)
+    groups = _row_group_batches(meta)
+    if not groups:
+        raise SchemaError(f"{path}: holds no transactions")
+    histograms = client.gather(client.map(minute_counts, [str(path)] * len(groups), groups, pure=False))
+    minutes, inverse = np.unique(np.concatenate([m for m, _ in histograms]), return_inverse=True)
+    counts = np.bincount(inverse, weights=np.concatenate([c for _, c in histograms])).astype(np.int64)
+    parts = plan_partitions(minutes, counts, before, after, max_rows)
+
+    stat = path.stat()
+    key = hashlib.sha256(repr((str(path), stat.st_size, stat.st_mtime_ns, [lower(p).digest() for p in patterns],
+                               task.__name__, task_args, identity, parts)).encode()).hexdigest()[:16]
+    output = Path(output)
+    staging = output.with_name(f".{output.name}.{key}.parts")
+    staging.mkdir(parents=True, exist_ok=True)
+    done = set(part_names(staging))
+    todo = [part for part in parts if part.part_name not in done]
+    shared_accounts, shared_patterns = client.scatter([accounts, list(patterns)], broadcast=True)
+    futures = [client.submit(task, str(path), part, shared_accounts, shared_patterns, str(staging), *task_args,
+                             pure=False) for part in todo]
+    results = client.gather(futures)
+    results += [{"index": part.index, "rows": pq.read_metadata(staging / part.part_name).num_rows, "halo_rows": 0,
+                 "seconds": 0.0, "reused": True} for part in parts if part.part_name in done]
+    with atomic_directory(output, part_names) as tmp:
+        for part in parts:
+            os.link(staging / part.part_name, Path(tmp) / part.part_name)
+    # with any temporaries of a worker killed while writing, and the parts of interrupted runs of
+    # other plans, which the new output makes moot
+    for leftover in output.parent.glob(f".{glob.escape(output.name)}.*.parts"):
+        shutil.rmtree(leftover, ignore_errors=True)
+    return DistributedRun(parts, sorted(results, key=lambda r: r["index"]), time.perf_counter() - t0)
+
+
+def _directory_digest(directory: Path) -> str:
+    digest = hashlib.sha256()
+    for f in sorted(directory.iterdir()):
+        if f.is_file():
+            digest.update(f.name.encode() + b"\0" + f.read_bytes())
+    return digest.hexdigest()
+
+
+def _budget_rows(client, memory_per_worker: int | None, n_columns: int) -> int:
+    budget = memory_per_worker or _smallest_worker_memory(client) // 2
+    return max(1, budget // bytes_per_row(n_columns))
+
+
+def _row_group_batches(meta) -> list[list[int]]:
+    """Row groups in consecutive batches of about HISTOGRAM_ROWS rows (empty groups left out)."""
+    batches, current, rows = [], [], 0
+    for g in range(meta.num_row_groups):
+        n = meta.row_group(g).num_rows
+        if n == 0:
+            continue
+        current.append(g)
+        rows += n
+        if rows >= HISTOGRAM_ROWS:
+            batches.append(current)
+            current, rows = [], 0
+    return batches + ([current] if current else [])
+
+
+def _smallest_worker_memory(client) -> int:
+    limits = [w.get("memory_limit") or 0 for w in client.scheduler_info()["workers"].values()]
+    known = [m for m in limits if m > 0]
+    return min(known) if known else 4 << 30
+
+
+@contextlib.contextmanager
+def connect(scheduler: str = "local"):
+    """A `distributed.Client`: `local[:N]` starts a LocalCluster of N worker processes on this
+    machine (default 2), anything else is the address of a running scheduler."""
+    try:
+        from distributed import Client, LocalCluster
+    except ImportError:
+        raise BlazingError("the dask engine needs the 'distributed' package",
+                           hint="pip install 'blazingaml[dist]'") from None
+    local = re.fullmatch(r"local(?::(\d+))?", scheduler)
+    if local is None:
+        with Client(scheduler, timeout="30s") as client:
+            yield client
+        return
+    workers = int(local.group(1) or DEFAULT_WORKERS)
+    if workers < 1:
+        raise BlazingError(f"--scheduler {scheduler}: a local cluster needs at least one worker")
+    with LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None) as cluster, \
+            Client(cluster) as client:
+        yield client
+
+
+_SIZE = re.compile(r"(\d+(?:\.\d+)?)\s*([KMGT]i?B|B)?", re.IGNORECASE)
+_UNITS = {"b": 1, "kb": 10**3, "mb": 10**6, "gb": 10**9, "tb": 10**12,
+          "kib": 2**10, "mib": 2**20, "gib": 2**30, "tib": 2**40}
+
+
+def memory_size(text: str) -> int:
+    """Bytes of a size such as `4GiB`, `512MB` or `1000000` (argparse type)."""
+    import argparse
+
+    match = _SIZE.fullmatch(text.strip())
+    if match is None:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a size (examples: 4GiB, 512MB)")
+    return int(float(match.group(1)) * _UNITS[(match.group(2) or "b").lower()])

@@ -1,0 +1,287 @@
+"""The Dask engine equals the single-process engine, on a real `distributed.LocalCluster`."""
+
+from __future__ import annotations
+
+import os
+import signal
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from blazingaml.distributed import mine_distributed
+from blazingaml.time_partitions import MINUTE, TimePartition, plan_partitions
+from blazingaml.errors import BlazingError
+
+distributed = pytest.importorskip("distributed")
+
+ROOT = Path(__file__).resolve().parents[1]
+LIBRARY = [ROOT / "patterns" / "gfp", ROOT / "patterns" / "typologies"]
+ROW_GROUP = 1500   # small row groups: partitions read a few of them, chosen by their ts statistics
+
+
+@pytest.fixture(scope="module")
+def cluster():
+    """Two worker processes, one thread each (the machine has two cores)."""
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as c, \
+            distributed.Client(c) as client:
+        yield client
+
+
+@pytest.fixture(scope="module")
+def world(small_world, tmp_path_factory):
+    """The small world's transactions in shuffled row groups of ROW_GROUP rows, so that row-group
+    pruning, file order and time order all differ; timestamps are whole minutes (ties abound)."""
+    from blazingaml.io.ibm_csv import accounts_path_for
+    from blazingaml.io.transactions import load_transactions
+
+    table, accounts = load_transactions(small_world[1])
+    rng = np.random.default_rng(3)
+    order = np.argsort(table["ts"].to_numpy(), kind="stable")
+    blocks = [order[a:a + ROW_GROUP] for a in range(0, len(order), ROW_GROUP)]
+    rows = np.concatenate([rng.permutation(blocks[i]) for i in rng.permutation(len(blocks))])
+    path = tmp_path_factory.mktemp("dask") / "tx.parquet"
+    pq.write_table(table.take(pa.array(rows)), path, row_group_size=ROW_GROUP)
+    pq.write_table(accounts, accounts_path_for(path))
+    return path
+
+
+def single_process(path, patterns, mode="closing") -> pa.Table:
+    from blazingaml.features import mine_table
+    from blazingaml.io.transactions import load_transactions
+
+    return mine_table(*load_transactions(path), patterns, mode=mode, threads=1).table
+
+
+def assert_same_rows(path, expected: pa.Table, output: Path, partitions: int) -> None:
+    parts = sorted(output.glob("part-*.parquet"))
+    assert len(parts) == partitions
+    assert sorted(os.listdir(output)) == [p.name for p in parts]     # nothing else: no worker's temporaries
+    got = pa.concat_tables([pq.read_table(p) for p in parts])
+    assert got.num_rows == expected.num_rows                          # halo rows never twice
+    assert len(np.unique(got["tx_id"].to_numpy())) == got.num_rows
+    assert got.column_names == expected.column_names
+    assert got.sort_by("tx_id").equals(expected.sort_by("tx_id"))
+    ts = pq.read_table(path, columns=["tx_id", "ts"]).sort_by("tx_id")["ts"].to_numpy()
+    starts = [pq.read_table(p, columns=["tx_id"])["tx_id"].to_numpy() for p in parts]
+    for before, after in zip(starts, starts[1:]):                      # parts follow time
+        assert ts[before].max() < ts[after].min()
+
+
+def test_library_closing_mode_equals_single_process(cluster, world, tmp_path):
+    from blazingaml.dsl.parser import load_patterns
+
+    patterns = load_patterns(LIBRARY)
+    expected = single_process(world, patterns)
+    run = mine_distributed(cluster, world, patterns, tmp_path / "feats", threads=1, max_rows=18_000)
+    assert len(run.partitions) >= 3 and run.halo_rows > 0
+    assert_same_rows(world, expected, tmp_path / "feats", len(run.partitions))
+    assert run.rows == expected.num_rows
+    for part in run.partitions[1:]:                                   # a boundary minute of each core is busy
+        assert part.start % MINUTE == 0
+
+
+def test_participation_mode_needs_and_gets_the_halo_after(cluster, world, tmp_path):
+    from blazingaml.dsl.parser import load_patterns
+
+    patterns = load_patterns([ROOT / "patterns" / "gfp" / "fan.pattern", ROOT / "patterns" / "gfp" / "cycles.pattern"])
+    expected = single_process(world, patterns, mode="participation")
+    run = mine_distributed(cluster, world, patterns, tmp_path / "feats", mode="participation", threads=1,
+                           max_rows=9_000)
+    assert len(run.partitions) >= 3
+    assert all(p.read_stop > p.stop + 86_400 for p in run.partitions)
+    assert_same_rows(world, expected, tmp_path / "feats", len(run.partitions))
+
+
+@pytest.fixture(scope="module")
+def gfp_model(world, tmp_path_factory):
+    """A LightGBM model trained on the world with the gfp patterns, and its scores (one process)."""
+    from blazingaml.dsl.parser import load_patterns
+    from blazingaml.io.transactions import load_transactions
+    from blazingaml.pipeline import score, train
+
+    model = tmp_path_factory.mktemp("model")
+    patterns = load_patterns([ROOT / "patterns" / "gfp"])
+    table, accounts = load_transactions(world)
+    train(table, accounts, patterns, out=model, threads=1)
+    return model, patterns, score(model, table, accounts, patterns, threads=1)[0]
+
+
+def test_scores_equal_single_process_scores(cluster, world, gfp_model, tmp_path):
+    from blazingaml.distributed import score_distributed
+
+    model, patterns, expected = gfp_model
+    run = score_distributed(cluster, model, world, patterns, tmp_path / "scored", threads=1, max_rows=9_000)
+    assert len(run.partitions) >= 3
+    assert_same_rows(world, expected, tmp_path / "scored", len(run.partitions))
+    assert 0 < expected["alert"].to_numpy().sum()
+
+
+def test_cli_scores_on_dask_and_refuses_history(cluster, world, gfp_model, tmp_path, capsys):
+    from blazingaml.cli import main
+
+    model, _, expected = gfp_model
+    args = ["score", "--model", str(model), "--input", str(world), "--output", str(tmp_path / "scored.parquet"),
+            "--threads", "1", "--engine", "dask", "--scheduler", cluster.scheduler.address]
+    assert main(args + ["--history", str(world)]) == 1
+    assert "--history and --explain are not available with --engine dask" in capsys.readouterr().err
+    assert main(args + ["--memory-per-worker", "20MiB"]) == 0
+    assert pq.read_table(tmp_path / "scored.parquet").sort_by("tx_id").equals(expected.sort_by("tx_id"))
+
+
+def test_a_worker_killed_mid_run_changes_nothing(cluster, world, tmp_path):
+    from blazingaml.dsl.parser import load_patterns
+
+    patterns = load_patterns([ROOT / "patterns" / "gfp"])
+    expected = single_process(world, patterns)
+    output = tmp_path / "feats"
+    done = {}
+    runner = threading.Thread(target=lambda: done.update(run=mine_distributed(
+        cluster, world, patterns, output, threads=1, max_rows=5_000)))
+    runner.start()
+    staged = []
+    while not staged and runner.is_alive():      # the first part is committed: the run is under way
+        staged = list(tmp_path.glob(".feats.*.parts/part-*.parquet"))
+        time.sleep(0.05)
+    busy = [w for w, keys in cluster.processing().items() if any("mine_partition" in k for k in keys)]
+    assert busy, "no partition was running when the worker was to be killed"
+    pid = cluster.run(os.getpid, workers=busy[:1])[busy[0]]
+    os.kill(pid, signal.SIGKILL)
+    runner.join(timeout=300)
+    assert "run" in done
+    partitions = len(done["run"].partitions)
+    assert len(staged) < partitions
+    assert_same_rows(world, expected, output, partitions)
+    assert done["run"].reused == 0 and not list(tmp_path.glob(".feats.*"))
+
+
+def test_a_run_after_a_killed_client_reuses_its_finished_parts(cluster, world, tmp_path):
+    import subprocess
+    import sys
+
+    from blazingaml.dsl.parser import load_patterns
+
+    fan = ROOT / "patterns" / "gfp" / "fan.pattern"
+    output = tmp_path / "feats"
+    client = subprocess.Popen([sys.executable, "-m", "blazingaml.cli", "mine", "--patterns", str(fan),
+                               "--input", str(world), "--output", str(output), "--threads", "1", "--engine", "dask",
+                               "--scheduler", cluster.scheduler.address, "--memory-per-worker", "3MiB"],
+                              stdout=subprocess.DEVNULL, stderr=open(tmp_path / "client.log", "w"))
+    staged = []
+    while not staged and client.poll() is None:
+        staged = list(tmp_path.glob(".feats.*.parts/part-*.parquet"))
+        time.sleep(0.02)
+    client.kill()
+    client.wait()
+    assert staged and not output.exists(), (tmp_path / "client.log").read_text()
+    patterns = load_patterns([fan])
+    run = mine_distributed(cluster, world, patterns, output, threads=1, memory_per_worker=3 << 20)
+    assert 1 <= run.reused < len(run.partitions), (run.reused, len(run.partitions))
+    assert_same_rows(world, single_process(world, patterns), output, len(run.partitions))
+    assert not list(tmp_path.glob(".feats.*"))
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.integers(1, 50), min_size=1, max_size=60), st.lists(st.integers(1, 30), min_size=60, max_size=60),
+       st.integers(0, 40 * MINUTE), st.booleans(), st.integers(1, 400))
+def test_plan_covers_every_minute_once_within_budget(counts, gaps, window, participation, max_rows):
+    minutes = 1_000_000 * MINUTE + np.cumsum(np.array(gaps[:len(counts)]) * MINUTE)
+    counts = np.array(counts)
+    after = window if participation else 0
+    try:
+        parts = plan_partitions(minutes, counts, window, after, max_rows)
+    except BlazingError:
+        return
+    assert parts[0].start == minutes[0] and parts[-1].stop == minutes[-1] + MINUTE
+    for a, b in zip(parts, parts[1:]):
+        assert a.stop == b.start
+    for p in parts:
+        in_core = (minutes >= p.start) & (minutes < p.stop)
+        assert p.rows == counts[in_core].sum() and in_core.any()
+        assert p.read_start == p.start - window and p.read_stop == p.stop + (after + 1 if after else 0)
+        read = (minutes + MINUTE > p.read_start) & (minutes < p.read_stop)    # minutes meeting the read range
+        assert counts[read].sum() == p.read_rows <= max_rows
+
+
+def test_plan_refuses_a_budget_below_one_window():
+    minutes = np.arange(10) * MINUTE
+    with pytest.raises(BlazingError, match="memory budget"):
+        plan_partitions(minutes, np.full(10, 5), 5 * MINUTE, 0, 20)
+
+
+def test_a_window_reaching_back_exactly_to_the_halo_start(tmp_path):
+    """A 24h cycle whose first edge lies exactly W before the core's first minute, closed by one
+    of two edges tied on that minute: it counts only if the halo includes its start."""
+    from blazingaml.distributed import mine_partition
+    from blazingaml.dsl.parser import load_patterns
+    from blazingaml.io.ibm_csv import NORMALISED_SCHEMA
+
+    day, t0 = 86_400, 1_000_000 * MINUTE
+    edges = [(t0 - MINUTE, 2, 3), (t0, 0, 1), (t0 + day, 1, 0), (t0 + day, 1, 2), (t0 + day + MINUTE, 2, 1)]
+    columns = {"tx_id": np.arange(len(edges)), "ts": [t for t, _, _ in edges], "src": [s for _, s, _ in edges],
+               "dst": [d for _, _, d in edges], "amount_paid": np.ones(len(edges)),
+               "amount_received": np.ones(len(edges)), "pay_currency": np.zeros(len(edges)),
+               "recv_currency": np.zeros(len(edges)), "payment_format": np.zeros(len(edges))}
+    path = tmp_path / "tx.parquet"
+    pq.write_table(pa.table({f.name: pa.array(columns[f.name], f.type) for f in NORMALISED_SCHEMA}), path)
+    patterns = load_patterns([ROOT / "patterns" / "gfp" / "cycles.pattern"])
+    expected = single_process(path, patterns).filter(pa.compute.greater_equal(pq.read_table(path)["ts"], t0 + day))
+    assert expected["temporal_cycle.2"].to_pylist()[0] == 1           # the tie at the boundary closes the cycle
+    part = TimePartition(0, t0 + day, t0 + day + 2 * MINUTE, t0, t0 + day + 2 * MINUTE, 3, 4)
+    result = mine_partition(str(path), part, None, patterns, str(tmp_path), "closing", "numba", 1, 2_000_000, "flag")
+    assert pq.read_table(tmp_path / part.part_name).equals(expected)
+    assert result == {**result, "rows": 3, "halo_rows": 1}
+
+
+def test_cli_mines_on_a_running_scheduler(cluster, world, tmp_path, capsys):
+    from blazingaml.cli import main
+
+    address = cluster.scheduler.address
+    args = ["mine", "--patterns", str(ROOT / "patterns" / "gfp" / "fan.pattern"), "--input", str(world),
+            "--threads", "1", "--engine", "dask", "--scheduler", address, "--memory-per-worker", "3MiB"]
+    assert main(args + ["--output", str(tmp_path / "dask.parquet")]) == 0
+    assert main(args[:-6] + ["--output", str(tmp_path / "one.parquet")]) == 0
+    got = pq.read_table(tmp_path / "dask.parquet")
+    assert len(list((tmp_path / "dask.parquet").glob("part-*"))) > 1
+    assert got.sort_by("tx_id").equals(pq.read_table(tmp_path / "one.parquet").sort_by("tx_id"))
+
+
+def test_cli_refuses_what_the_dask_engine_cannot_do(cluster, small_world, tmp_path, capsys):
+    from blazingaml.cli import main
+
+    csv = small_world[0].trans
+    assert main(["mine", "--patterns", str(ROOT / "patterns" / "gfp" / "fan.pattern"), "--input", str(csv),
+                 "--output", str(tmp_path / "f.parquet"), "--engine", "dask",
+                 "--scheduler", cluster.scheduler.address]) == 1
+    assert "the dask engine reads normalised Parquet" in capsys.readouterr().err
+    assert main(["mine", "--patterns", str(ROOT / "patterns" / "gfp"), "--input", str(small_world[1]),
+                 "--output", str(tmp_path / "f.parquet"), "--engine", "dask", "--scheduler", "local:0"]) == 1
+    assert "at least one worker" in capsys.readouterr().err
+    assert main(["mine", "--patterns", str(ROOT / "patterns" / "gfp"), "--input", str(small_world[1]),
+                 "--output", str(tmp_path / "f.parquet"), "--scheduler", "local:2"]) == 1
+    assert "apply to the dask engine" in capsys.readouterr().err
+    assert not (tmp_path / "f.parquet").exists()
+
+
+def test_a_bad_value_stops_the_run_with_one_clear_error(cluster, world, tmp_path):
+    from blazingaml.dsl.parser import load_patterns
+    from blazingaml.errors import SchemaError
+    from blazingaml.io.ibm_csv import accounts_path_for
+
+    table = pq.read_table(world)
+    amounts = table["amount_paid"].to_numpy().copy()
+    amounts[table.num_rows // 2] = -1.0
+    bad = tmp_path / "bad.parquet"
+    pq.write_table(table.set_column(table.column_names.index("amount_paid"), "amount_paid", pa.array(amounts)), bad,
+                   row_group_size=ROW_GROUP)
+    pq.write_table(pq.read_table(accounts_path_for(world)), accounts_path_for(bad))
+    with pytest.raises(SchemaError, match="amount_paid.*not a finite, non-negative amount.*row numbered among") as err:
+        mine_distributed(cluster, bad, load_patterns([ROOT / "patterns" / "gfp" / "fan.pattern"]),
+                         tmp_path / "feats", threads=1, max_rows=9_000)
+    assert err.value.hint and not (tmp_path / "feats").exists()
