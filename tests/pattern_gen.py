@@ -20,7 +20,7 @@ import random
 from dataclasses import dataclass, field
 
 from blazingaml.dsl import ast as A
-from blazingaml.io.vocab import CURRENCIES, PAYMENT_FORMATS
+from blazingaml.io.vocab import CURRENCIES
 
 NODE, EDGE, SET, EDGE_SET, PATH = "node", "edge", "set", "edge set", "path"
 NAMES = tuple("abcdfghjklmnpqrstuvwxyz") + tuple(f"{c}{i}" for i in range(1, 10) for c in "nvw")

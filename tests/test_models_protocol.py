@@ -13,6 +13,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from blazingaml.errors import BackendUnavailable, ModelError
+from blazingaml.io.model_files import write_model_directory
 from blazingaml.models import load_model, make_scorer
 from blazingaml.models.storage import load_arrays, save_arrays
 
@@ -37,8 +38,9 @@ def test_a_missing_extra_names_its_pip_extra(kind, module, extra, monkeypatch, t
     with pytest.raises(BackendUnavailable) as info:
         make_scorer(kind)
     assert f"'{module}'" in str(info.value) and f"blazingaml[{extra}]" in info.value.hint
-    (tmp_path / "model.json").write_text(json.dumps({"scorer": {"kind": kind}}))
-    (tmp_path / ("apem.npz" if kind == "apem" else "driftmoe.json")).write_text("")
+    write_model_directory(tmp_path, lambda d: (d / ("apem.npz" if kind == "apem" else "driftmoe.json")).write_text(""),
+                          {"scorer": {"kind": kind}, "features": ["amount"], "patterns": {}, "pattern_sources": {},
+                           "threshold": 0.5})
     with pytest.raises(BackendUnavailable, match=module):
         load_model(tmp_path)
 
