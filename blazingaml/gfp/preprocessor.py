@@ -15,6 +15,8 @@ Where it differs from snapml, on purpose:
 - State is saved with `save(path)` and read back with `GraphFeaturePreprocessor.load(path)`: an
   `.npz` of plain arrays and the params as JSON, read without pickle.
 - Edge ids are not looked at: every row is a new edge (snapml's own check lets repeated ids in).
+- Variance, skew and kurtosis are computed stably (shifted sums), then zeroed where var < 1e-5 mean^2
+  exactly as snapml does (so an epoch-timestamp column's moments are 0, as in snapml).
 - Degree counts parallel edges separately; fan counts distinct counterparties; self-transfers count
   in the vertex statistics like any edge, and never in the pattern histograms.
 Not supported, each refused with a clear error: timestamps that go back in time (patterns need a
@@ -160,7 +162,7 @@ class GraphFeaturePreprocessor:
         if self.params["vertex_stats"]:
             blocks, graph_front, stats_front = vs.vertex_stats(
                 accounts[:, 0], accounts[:, 1], log[:, 2], log[:, 3:], self._graph_window, self._stats_window,
-                self._stats_front, history, self._order_stats)
+                self._stats_front, history, self._order_stats, vs.SNAPML_MIN_RELATIVE_VAR)
             parts.append(blocks[:, :, self._stats_keep].reshape(len(batch), -1))
         else:
             graph_front, stats_front = self._fronts(log, history)
@@ -179,6 +181,8 @@ class GraphFeaturePreprocessor:
 
         graph = TemporalGraph.from_arrays(accounts[:, 0], accounts[:, 1], log[:, 2].astype(np.int64),
                                           tx_id=np.arange(len(log)))
+        if self._compiled.stats is None:   # planned once, on the first window: re-planning costs more than a batch
+            self._compiled = self._compiled.for_graph(graph)
         threads = max(1, int(self.params["num_threads"]))
         return mine_graph(graph, self._compiled, threads=threads)[history:].astype(np.float64)
 

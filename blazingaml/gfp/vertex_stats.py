@@ -5,8 +5,8 @@ target's outgoing edges and the target's incoming edges. Each block holds `fan` 
 neighbours), `degree` (edges, parallel edges counted separately, self-loops counted like any
 edge), `ratio` (degree / fan), then for every chosen column the mean, sum, minimum, maximum, median
 (mean of the middle two for an even count), variance, skewness and kurtosis (population moments:
-var = m2, skew = m3 / m2^1.5, kurtosis = m4 / m2^2, not excess; 0 where m2 is 0). An empty block is
-all zeros.
+var = m2, skew = m3 / m2^1.5, kurtosis = m4 / m2^2, not excess; 0 where m2 is 0, and, with
+`min_relative_var`, where m2 < min_relative_var * mean^2 as snapml does). An empty block is all zeros.
 
 Which edges count is snapml's one-edge-at-a-time semantics, pinned by `tests/test_gfp_vertex_stats.py`
 against snapml itself: an edge is inserted, its features are computed (it counts in its own blocks),
@@ -17,8 +17,10 @@ sum, var, skew, kurtosis) are over edges also inside `vertex_stats_tw`.
 
 Moments are kept per account, direction and column as power sums of `x - K` shifted by an anchor K
 taken from the account's own values (not raw power sums, which lose every digit of a timestamp's
-variance); the anchor is re-set to the window's mean each time the window has turned over, so
-the cost stays O(1) amortised per edge. Min, max and median scan the account's live edges, O(degree),
+variance); the anchor is re-set to the window's mean each time the window has turned over, when the
+mean has drifted more than DRIFT standard deviations from it, or when removing edges (an outlier
+leaving) has shrunk the sums so far that rounding would dominate them. Turnover re-anchoring is
+O(1) amortised per edge; the other two cost O(live edges) when they happen. Min, max and median scan the account's live edges, O(degree),
 only when asked for.
 """
 
@@ -33,6 +35,14 @@ FAN, DEGREE, RATIO = 0, 1, 2
 # per column, in snapml's code order 3..10
 AVERAGE, SUM, MINIMUM, MAXIMUM, MEDIAN, VAR, SKEW, KURTOSIS = range(8)
 PER_COLUMN = 8
+# Relative to the shifted second moment: a smaller variance is rounding noise of s2 - s1^2 (equal values
+# summed in different orders), and is reported as 0 like snapml's, with skew and kurtosis 0.
+NOISE_FLOOR = 1e-11
+DRIFT = 100.0
+# snapml reports var, skew and kurtosis as 0 where var < 1e-5 mean^2 (found by bisection on 1.17):
+# a guard for its raw power sums. It zeroes every moment of an epoch-timestamp column.
+SNAPML_MIN_RELATIVE_VAR = 1e-5
+SHRINK = 1e-4
 NAMES = ("fan", "degree", "ratio", "avg", "sum", "min", "max", "median", "var", "skew", "kurtosis")
 
 
@@ -59,7 +69,7 @@ def _positions(owner, nv):
 
 
 @numba.njit(cache=True)
-def _reanchor(sums, anchor, vals, edges, lo, hi, slot):
+def _reanchor(sums, peak, anchor, vals, edges, lo, hi, slot):
     """Recompute one slot's shifted power sums over edges[lo:hi], anchored at their mean."""
     c = vals.shape[1]
     n = hi - lo
@@ -82,10 +92,12 @@ def _reanchor(sums, anchor, vals, edges, lo, hi, slot):
         sums[slot, col, 1] = s2
         sums[slot, col, 2] = s3
         sums[slot, col, 3] = s4
+        peak[slot, col, 0] = s2
+        peak[slot, col, 1] = s4
 
 
 @numba.njit(cache=True)
-def _add(sums, anchor, vals, j, slot, sign):
+def _add(sums, peak, anchor, vals, j, slot, sign):
     for col in range(vals.shape[1]):
         d = vals[j, col] - anchor[slot, col]
         d2 = d * d
@@ -93,10 +105,29 @@ def _add(sums, anchor, vals, j, slot, sign):
         sums[slot, col, 1] += sign * d2
         sums[slot, col, 2] += sign * d2 * d
         sums[slot, col, 3] += sign * d2 * d2
+        peak[slot, col, 0] = max(peak[slot, col, 0], sums[slot, col, 1])
+        peak[slot, col, 1] = max(peak[slot, col, 1], sums[slot, col, 3])
 
 
 @numba.njit(cache=True)
-def _block(out, vals, edges, glo, hi, slo, fan, sums, anchor, slot, order_stats):
+def _losing_digits(sums, peak, slot, n):
+    """Whether the slot's shifted sums should be recomputed: the mean has moved more than DRIFT
+    standard deviations from the anchor (m4 = s4 - 4 d s3 + ... would cancel), or removals have
+    shrunk s2 or s4 below SHRINK of their peak (what is left is as much rounding as value)."""
+    if n == 0:
+        return False
+    for col in range(sums.shape[1]):
+        d = sums[slot, col, 0] / n
+        m2 = sums[slot, col, 1] / n - d * d
+        if d * d > DRIFT * max(m2, 0.0):
+            return True
+        if sums[slot, col, 1] < SHRINK * peak[slot, col, 0] or sums[slot, col, 3] < SHRINK * peak[slot, col, 1]:
+            return True
+    return False
+
+
+@numba.njit(cache=True)
+def _block(out, vals, edges, glo, hi, slo, fan, sums, anchor, slot, order_stats, min_relative_var):
     """Write one (account, direction) block from its live edges."""
     degree = hi - glo
     if degree == 0:
@@ -115,9 +146,11 @@ def _block(out, vals, edges, glo, hi, slo, fan, sums, anchor, slot, order_stats)
             m2 = s2 - s1 * s1
             m3 = s3 - 3.0 * s1 * s2 + 2.0 * s1 * s1 * s1
             m4 = s4 - 4.0 * s1 * s3 + 6.0 * s1 * s1 * s2 - 3.0 * s1 * s1 * s1 * s1
-            out[base + AVERAGE] = k + s1
+            mean = k + s1
+            out[base + AVERAGE] = mean
             out[base + SUM] = n * k + sums[slot, col, 0]
-            if m2 > 0.0:
+            # below NOISE_FLOOR, m2 is what cancellation left of equal values
+            if m2 > NOISE_FLOOR * s2 and m2 >= min_relative_var * mean * mean:
                 out[base + VAR] = m2
                 out[base + SKEW] = m3 / m2 ** 1.5
                 out[base + KURTOSIS] = m4 / (m2 * m2)
@@ -158,7 +191,8 @@ def _drop(pair, fan, slot, key):
 
 
 @numba.njit(cache=True)
-def _stream(acct_src, acct_dst, vals, nv, stats_front, first_out, graph_fronts, stats_fronts, order_stats):
+def _stream(acct_src, acct_dst, vals, nv, stats_front, first_out, graph_fronts, stats_fronts, order_stats,
+            min_relative_var):
     """Blocks for edges first_out.. of the stream. The first `first_out` edges are the history: all
     still in the graph window, those from `stats_front` on also in the moments window."""
     m = acct_src.shape[0]
@@ -177,6 +211,7 @@ def _stream(acct_src, acct_dst, vals, nv, stats_front, first_out, graph_fronts, 
     turned = np.zeros(nslot, np.int64)   # moment removals since the slot's anchor was set
     sums = np.zeros((nslot, c, 4), np.float64)
     anchor = np.zeros((nslot, c), np.float64)
+    peak = np.zeros((nslot, c, 2), np.float64)    # largest s2, s4 since the anchor was set
     fan = np.zeros(nslot, np.int64)
     pair = Dict.empty(key_type=types.int64, value_type=types.int64)  # slot * nv + neighbour -> live edges
     gf, sf = 0, stats_front
@@ -192,17 +227,20 @@ def _stream(acct_src, acct_dst, vals, nv, stats_front, first_out, graph_fronts, 
             if k < sf:                      # history already out of the moments window
                 slo[slot] += 1
             elif hi[slot] == slo[slot]:     # empty window: anchor at this value, sums restart exactly
-                _reanchor(sums, anchor, vals, edges_o if d == 0 else edges_i, hi[slot], hi[slot] + 1, slot)
+                _reanchor(sums, peak, anchor, vals, edges_o if d == 0 else edges_i, hi[slot], hi[slot] + 1, slot)
             else:
-                _add(sums, anchor, vals, k, slot, 1.0)
+                _add(sums, peak, anchor, vals, k, slot, 1.0)
             hi[slot] += 1
+            if k >= sf and _losing_digits(sums, peak, slot, hi[slot] - slo[slot]):
+                _reanchor(sums, peak, anchor, vals, edges_o if d == 0 else edges_i, slo[slot], hi[slot], slot)
+                turned[slot] = 0
         if k < first_out:
             continue   # history: its evictions are already reflected in the fronts
         row = k - first_out
         for b in range(4):
             slot = 2 * (acct_src[k] if b < 2 else acct_dst[k]) + b % 2
             _block(out[row, b], vals, edges_o if b % 2 == 0 else edges_i, glo[slot], hi[slot], slo[slot],
-                   fan[slot], sums, anchor, slot, order_stats)
+                   fan[slot], sums, anchor, slot, order_stats, min_relative_var)
         for is_graph in (True, False):
             until = graph_fronts[row] if is_graph else stats_fronts[row]
             for j in range(gf if is_graph else sf, until):
@@ -215,11 +253,11 @@ def _stream(acct_src, acct_dst, vals, nv, stats_front, first_out, graph_fronts, 
                     if j >= (sf if is_graph else gf):     # still in the moments: leaves them now
                         slo[slot] += 1
                         turned[slot] += 1
-                        if turned[slot] >= hi[slot] - slo[slot]:
-                            _reanchor(sums, anchor, vals, edges_o if d == 0 else edges_i, slo[slot], hi[slot], slot)
+                        _add(sums, peak, anchor, vals, j, slot, -1.0)
+                        n = hi[slot] - slo[slot]
+                        if turned[slot] >= n or _losing_digits(sums, peak, slot, n):
+                            _reanchor(sums, peak, anchor, vals, edges_o if d == 0 else edges_i, slo[slot], hi[slot], slot)
                             turned[slot] = 0
-                        else:
-                            _add(sums, anchor, vals, j, slot, -1.0)
             if is_graph:
                 gf = until
             else:
@@ -228,23 +266,25 @@ def _stream(acct_src, acct_dst, vals, nv, stats_front, first_out, graph_fronts, 
 
 
 def vertex_stats(acct_src, acct_dst, ts, vals, graph_window, stats_window, stats_front=0, history=0,
-                 order_stats=True):
+                 order_stats=True, min_relative_var=0.0):
     """Blocks [m - history, 4, 3 + 8 * ncols] for the stream's edges after the first `history` ones.
 
     `acct_src`/`acct_dst` are dense account numbers, `vals` [m, ncols] the chosen columns, edges in
     insertion order. The first `history` edges are replayed, not emitted: all of them inside the graph
     window, those from `stats_front` on inside the moments window. `order_stats=False` leaves min,
-    max and median at 0 (they cost O(degree) per edge). Returns (blocks, graph_front, stats_front):
+    max and median at 0 (they cost O(degree) per edge). A variance below `min_relative_var * mean^2`
+is reported as 0, with its skew and kurtosis (snapml does so below SNAPML_MIN_RELATIVE_VAR). Returns (blocks, graph_front, stats_front):
     the first edge still in each window after the last edge's eviction."""
     acct_src = np.ascontiguousarray(acct_src, np.int64)
     acct_dst = np.ascontiguousarray(acct_dst, np.int64)
     ts = np.ascontiguousarray(ts, np.float64)
     nv = int(max(acct_src.max(initial=-1), acct_dst.max(initial=-1))) + 1
-    vals = np.ascontiguousarray(vals, np.float64).reshape(len(acct_src), -1)
+    vals = np.ascontiguousarray(vals, np.float64)
+    vals = vals[:, None] if vals.ndim == 1 else vals
     graph_fronts, stats_fronts = eviction_fronts(ts, float(graph_window), float(stats_window), int(stats_front),
                                                  int(history))
     blocks = _stream(acct_src, acct_dst, vals, nv, int(stats_front), int(history), graph_fronts, stats_fronts,
-                     bool(order_stats))
+                     bool(order_stats), float(min_relative_var))
     if len(graph_fronts) == 0:
         return blocks, 0, int(stats_front)
     return blocks, int(graph_fronts[-1]), int(stats_fronts[-1])
