@@ -53,8 +53,10 @@ def ours_in_batches(x, params, batch):
 
 
 def assert_features_equal(expected, got):
+    """Counts exactly (they are small integers), values to 1e-5: snapml's variances from raw power sums
+    are up to ~2e-6 off the exact ones ours match (test_gfp_vertex_stats compares with a two-pass oracle)."""
     assert expected.shape == got.shape
-    np.testing.assert_allclose(got, expected, rtol=1e-6, atol=1e-5)
+    np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-5)
 
 
 @pytest.fixture(scope="module")
@@ -69,7 +71,6 @@ def test_paper_configuration_any_batch(paper_stream, batch):
     got = ours_in_batches(x, PAPER, batch)
     assert_features_equal(expected, got)
     assert expected[:, 6:6 + 6 * 29].sum() > 0   # patterns were found, not only zeros compared
-    assert expected[:, 6 + 6 * 29 + 9:].std(axis=0).min() >= 0
 
 
 @pytest.mark.parametrize("batch", [7, 1])
@@ -124,7 +125,7 @@ def test_example_flow_with_only_the_import_changed(paper_stream):
 def test_any_memory_layout_and_saved_state(tmp_path, paper_stream):
     x = paper_stream[0][:400]
     expected = ours_in_batches(x, PAPER, 400)
-    for layout in (np.asfortranarray(x), np.hstack([x, x])[:, ::2], x.astype(np.float32).astype(np.float64)):
+    for layout in (np.asfortranarray(x), np.repeat(x, 2, axis=1)[:, ::2], x.astype(np.float32).astype(np.float64)):
         assert_features_equal(expected, ours_in_batches(layout, PAPER, 400))
     gfp = GraphFeaturePreprocessor()
     gfp.set_params(PAPER)
