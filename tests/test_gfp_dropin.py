@@ -152,3 +152,10 @@ def test_out_of_order_timestamps_are_refused():
     gfp.transform(x[10:])
     with pytest.raises(BlazingError, match="back in time"):
         gfp.transform(x[:10])
+
+
+def test_moments_window_shorter_than_the_graph(paper_stream):
+    """The moments window (2 h) evicts inside a graph window (24 h), across batch boundaries."""
+    x = paper_stream[0][:500]
+    params = {**PAPER, "vertex_stats_tw": 2 * HOUR}
+    assert_features_equal(snap_one_at_a_time(x, params), ours_in_batches(x, params, 50))
