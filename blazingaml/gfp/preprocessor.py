@@ -1,0 +1,254 @@
+"""`GraphFeaturePreprocessor`: snapml's class of the same name, as a drop-in.
+
+Same params dict (every key, snapml's defaults, unknown keys rejected with snapml's `KeyError`), same
+methods, same input layout (`[edge id, source id, target id, timestamp, raw features...]`) and output
+column order (the input, then fan-in, fan-out, degree-in, degree-out, scatter-gather, temporal-cycle and
+lc-cycle histograms, then vertex statistics). The graph patterns are `patterns/gfp` compiled with the
+params' windows and bins; vertex statistics come from `blazingaml.gfp.vertex_stats`.
+
+Where it differs from snapml, on purpose:
+- Results are snapml's one-edge-at-a-time results whatever the batch size. snapml's own batched
+  results vary with the batch size (every edge of a batch sees the whole batch).
+- `fit_transform(X)` features X as a stream fed to an empty graph. snapml runs `fit(X)` then
+  `transform(X)`, which inserts every edge twice.
+- Any memory layout and dtype of the input is read as it is (Fortran order, strided views, ints).
+- State is saved with `save(path)` and read back with `GraphFeaturePreprocessor.load(path)`: an
+  `.npz` of plain arrays and the params as JSON, read without pickle.
+- Edge ids are not looked at: every row is a new edge (snapml's own check lets repeated ids in).
+- Variance, skew and kurtosis are computed stably (shifted sums), then zeroed where var < 1e-5 mean^2
+  exactly as snapml does (so an epoch-timestamp column's moments are 0, as in snapml).
+- Degree counts parallel edges separately; fan counts distinct counterparties; self-transfers count
+  in the vertex statistics like any edge, and never in the pattern histograms.
+Not supported, each refused with a clear error: timestamps that go back in time (patterns need a
+time-ordered stream), a `time_window` shorter than an enabled pattern's window, `max_no_edges`.
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import json
+from pathlib import Path
+
+import numpy as np
+
+from ..dsl import ast as A
+from ..errors import BlazingError
+from . import vertex_stats as vs
+
+BINS_2_30 = list(range(2, 31))
+DEFAULT_PARAMS = {
+    "num_threads": 12,
+    "time_window": -1,
+    "max_no_edges": -1,
+    "vertex_stats": True,
+    "vertex_stats_tw": 480 * 3600,
+    "vertex_stats_cols": [3],
+    "vertex_stats_feats": [0, 1, 2, 3, 4, 8, 9, 10],
+    "fan": True, "fan_tw": 12 * 3600, "fan_bins": BINS_2_30,
+    "degree": False, "degree_tw": 12 * 3600, "degree_bins": BINS_2_30,
+    "scatter-gather": False, "scatter-gather_tw": 120 * 3600, "scatter-gather_bins": BINS_2_30,
+    "temp-cycle": False, "temp-cycle_tw": 480 * 3600, "temp-cycle_bins": BINS_2_30,
+    "lc-cycle": False, "lc-cycle_tw": 240 * 3600, "lc-cycle_len": 10, "lc-cycle_bins": list(range(2, 11)),
+}
+# snapml's pattern names -> ours, in output order
+PATTERNS = {
+    "fan": ("fan_in", "fan_out"),
+    "degree": ("degree_in", "degree_out"),
+    "scatter-gather": ("scatter_gather",),
+    "temp-cycle": ("temporal_cycle",),
+    "lc-cycle": ("simple_cycle",),
+}
+GFP_PATTERNS = Path(__file__).resolve().parents[2] / "patterns" / "gfp"
+_SAVED_ARRAYS = ("params", "log", "stats_front")
+
+
+class GraphFeaturePreprocessor:
+    """Graph features of a transaction stream, with snapml's `GraphFeaturePreprocessor` interface."""
+
+    def __init__(self):
+        self.params = copy.deepcopy(DEFAULT_PARAMS)
+        self._configure()
+
+    # -- parameters -----------------------------------------------------------------------------
+    def get_params(self, deep: bool = False) -> dict:
+        """The params dict (a copy: change it through `set_params`)."""
+        return copy.deepcopy(self.params)
+
+    def set_params(self, params: dict) -> None:
+        """Change params; unknown keys raise `KeyError` as in snapml. Clears the in-memory graph."""
+        for key in params:
+            if key not in self.params:
+                raise KeyError("Unsupported key: " + key)
+        merged = {**self.params, **copy.deepcopy(dict(params))}
+        self._configure(merged)
+        self.params = merged
+
+    def __sklearn_clone__(self):
+        clone = GraphFeaturePreprocessor()
+        clone.set_params(self.get_params())
+        return clone
+
+    def _configure(self, params: dict | None = None) -> None:
+        """Validate params, compile the enabled patterns, and clear the graph."""
+        from ..dsl.parser import load_patterns
+        from ..runtime import compile_patterns
+
+        p = self.params if params is None else params
+        enabled = [name for name in PATTERNS if p[name]]
+        windows = [_whole(p, f"{name}_tw") for name in enabled]
+        if p["time_window"] is not None and p["time_window"] >= 0:
+            graph_window = _whole(p, "time_window")
+            if windows and graph_window < max(windows):
+                raise BlazingError(f"time_window {graph_window} is shorter than an enabled pattern's window",
+                                   hint="leave time_window at -1 (the largest pattern window) or raise it")
+        else:
+            graph_window = max(windows, default=0)
+        if graph_window <= 0:
+            raise BlazingError("Time window size must be greater than zero.",
+                               hint="enable a pattern or set time_window")
+        if p["max_no_edges"] is not None and p["max_no_edges"] > 0:
+            raise BlazingError("max_no_edges is not supported", hint="leave it at -1; the time window bounds the graph")
+        self._stats_cols = sorted({int(c) for c in p["vertex_stats_cols"]}) if p["vertex_stats"] else []
+        feats = {int(f) for f in p["vertex_stats_feats"]}
+        if not feats <= set(range(11)):
+            raise BlazingError(f"vertex_stats_feats {sorted(feats)}: codes are 0..10", hint=", ".join(
+                f"{i}:{n}" for i, n in enumerate(vs.NAMES)))
+        # block positions to keep: fan, degree, ratio, then per column its statistics (codes 3..10)
+        self._stats_keep = [f for f in (vs.FAN, vs.DEGREE, vs.RATIO) if f in feats] + [
+            3 + vs.PER_COLUMN * c + (f - 3) for c in range(len(self._stats_cols)) for f in range(3, 11) if f in feats]
+        self._order_stats = bool(feats & {5, 6, 7})
+        self._stats_window = _whole(p, "vertex_stats_tw") if p["vertex_stats"] else graph_window
+        self._graph_window = graph_window
+        patterns = {pat.name: pat for pat in load_patterns([GFP_PATTERNS])}
+        chosen = []
+        for name in enabled:
+            for ours in PATTERNS[name]:
+                bins = tuple(int(b) for b in p[f"{name}_bins"])
+                if not bins or any(b2 <= b1 for b1, b2 in zip(bins, bins[1:])):
+                    raise BlazingError(f"{name}_bins {list(bins)} must be increasing and non-empty")
+                pat = dataclasses.replace(patterns[ours], window_seconds=_whole(p, f"{name}_tw"), bins=bins)
+                if name == "lc-cycle":
+                    pat = _with_cycle_length(pat, _whole(p, "lc-cycle_len"))
+                chosen.append(pat)
+        self._compiled = compile_patterns(chosen) if chosen else None
+        self._ncols = None
+        self._log = np.zeros((0, 3 + len(self._stats_cols)), np.float64)   # src, dst, ts, stats columns
+        self._stats_front = 0
+
+    # -- the stream -----------------------------------------------------------------------------
+    def fit(self, features, y=None) -> None:
+        """Clear the graph, then insert the edges of `features` (no features computed)."""
+        self._configure()
+        self.partial_fit(features)
+
+    def partial_fit(self, features) -> None:
+        """Insert the edges of `features` into the graph (no features computed)."""
+        batch = self._batch(features)
+        log = np.vstack([self._log, batch])
+        if len(batch):
+            self._keep(log, *self._fronts(log, len(self._log)))
+
+    def transform(self, features_in) -> np.ndarray:
+        """Insert the edges of `features_in` one at a time and return them with their graph features."""
+        x = np.asarray(features_in, dtype=np.float64)
+        batch = self._batch(x)
+        log = np.vstack([self._log, batch])
+        history = len(self._log)
+        parts = [x.reshape(len(batch), -1)]
+        accounts = np.unique(log[:, :2], return_inverse=True)[1].reshape(-1, 2)
+        if self._compiled is not None:
+            parts.append(self._pattern_features(log, accounts, history))
+        if self.params["vertex_stats"]:
+            blocks, graph_front, stats_front = vs.vertex_stats(
+                accounts[:, 0], accounts[:, 1], log[:, 2], log[:, 3:], self._graph_window, self._stats_window,
+                self._stats_front, history, self._order_stats, vs.SNAPML_MIN_RELATIVE_VAR)
+            parts.append(blocks[:, :, self._stats_keep].reshape(len(batch), -1))
+        else:
+            graph_front, stats_front = self._fronts(log, history)
+        if len(batch):
+            self._keep(log, graph_front, stats_front)
+        return np.hstack(parts)
+
+    def fit_transform(self, features_in, y=None) -> np.ndarray:
+        """Features of `features_in` fed as a stream to an empty graph (see the module doc)."""
+        self._configure()
+        return self.transform(features_in)
+
+    def _pattern_features(self, log: np.ndarray, accounts: np.ndarray, history: int) -> np.ndarray:
+        from ..graph import TemporalGraph
+        from ..runtime import mine_graph
+
+        graph = TemporalGraph.from_arrays(accounts[:, 0], accounts[:, 1], log[:, 2].astype(np.int64),
+                                          tx_id=np.arange(len(log)))
+        if self._compiled.stats is None:   # planned once, on the first window: re-planning costs more than a batch
+            self._compiled = self._compiled.for_graph(graph)
+        threads = max(1, int(self.params["num_threads"]))
+        return mine_graph(graph, self._compiled, threads=threads)[history:].astype(np.float64)
+
+    def _batch(self, features) -> np.ndarray:
+        """The log rows (src, dst, ts, stats columns) of an input array, checked."""
+        x = np.asarray(features, dtype=np.float64)
+        if x.ndim != 2 or x.shape[1] < 4:
+            raise BlazingError(f"input of shape {x.shape}: expected a 2-D edge list",
+                               hint="columns: edge id, source id, target id, timestamp, raw features...")
+        if self._stats_cols and self._stats_cols[-1] >= x.shape[1]:
+            raise BlazingError(f"vertex_stats_cols {self._stats_cols} name a column past the input's {x.shape[1]}")
+        if not np.isfinite(x[:, 1:4]).all():
+            raise BlazingError("source, target and timestamp columns must be finite numbers")
+        ts = x[:, 3]
+        if (ts != np.floor(ts)).any():
+            raise BlazingError("timestamps must be whole numbers", hint="use integer seconds (or another whole unit)")
+        last = self._log[-1, 2] if len(self._log) else -np.inf
+        if len(ts) and ((ts[1:] < ts[:-1]).any() or ts[0] < last):
+            raise BlazingError("timestamps go back in time", hint="feed edges in non-decreasing timestamp order")
+        return np.column_stack([x[:, 1:4], x[:, self._stats_cols]]) if len(x) else self._log[:0]
+
+    def _fronts(self, log: np.ndarray, history: int) -> tuple[int, int]:
+        """Graph and moments fronts after the last edge's eviction (the log is longer than `history`)."""
+        graph_fronts, stats_fronts = vs.eviction_fronts(log[:, 2], float(self._graph_window),
+                                                        float(self._stats_window), self._stats_front, history)
+        return int(graph_fronts[-1]), int(stats_fronts[-1])
+
+    def _keep(self, log: np.ndarray, graph_front: int, stats_front: int) -> None:
+        """Keep the edges still in the graph window, and where the moments window starts among them."""
+        self._log = np.ascontiguousarray(log[graph_front:])
+        self._stats_front = stats_front - graph_front
+
+    # -- state ----------------------------------------------------------------------------------
+    def save(self, path) -> None:
+        """Write params and graph to `path` (.npz, no pickle), atomically."""
+        from ..io.atomic import atomic_path
+
+        with atomic_path(path) as tmp, open(tmp, "wb") as f:
+            np.savez(f, params=np.array(json.dumps(self.params)), log=self._log,
+                     stats_front=np.array(self._stats_front, np.int64))
+
+    @classmethod
+    def load(cls, path) -> "GraphFeaturePreprocessor":
+        """Read what `save` wrote."""
+        with np.load(path, allow_pickle=False) as saved:
+            if sorted(saved.files) != sorted(_SAVED_ARRAYS):
+                raise BlazingError(f"{path}: not a saved GraphFeaturePreprocessor")
+            gfp = cls()
+            gfp.set_params(json.loads(str(saved["params"])))
+            gfp._log = saved["log"].astype(np.float64)
+            gfp._stats_front = int(saved["stats_front"])
+        return gfp
+
+
+def _whole(params: dict, key: str) -> int:
+    value = params[key]
+    if isinstance(value, bool) or not float(value).is_integer():
+        raise BlazingError(f"{key} = {value!r}: expected a whole number")
+    return int(value)
+
+
+def _with_cycle_length(pattern: A.Pattern, length: int) -> A.Pattern:
+    """simple_cycle with its return path allowed up to `length - 1` hops (cycles up to `length` edges)."""
+    if length < 2:
+        raise BlazingError(f"lc-cycle_len {length}: cycles have at least 2 edges")
+    cases = tuple(dataclasses.replace(case, stmts=tuple(
+        dataclasses.replace(s, max_hops=length - 1) if isinstance(s, A.PathStage) else s for s in case.stmts))
+        for case in pattern.cases)
+    return dataclasses.replace(pattern, cases=cases)
