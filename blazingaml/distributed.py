@@ -113,14 +113,14 @@ def score_partition(path: str, part: TimePartition, accounts, patterns, out_dir:
     import pyarrow as pa
 
     from .models import load_model
-    from .pipeline import score_rows
+    from .pipeline import score_rows, with_account_names
 
     t0 = time.perf_counter()
     table, core = read_partition(path, part, accounts)
     scorer, meta = load_model(model_dir)
     _, p, alert = score_rows(scorer, meta, table, accounts, patterns, np.flatnonzero(core), backend, threads)
-    write_part(table.filter(core).append_column("score", pa.array(p)).append_column("alert", pa.array(alert)),
-               out_dir, part)
+    named = with_account_names(table.filter(core), accounts)
+    write_part(named.append_column("score", pa.array(p)).append_column("alert", pa.array(alert)), out_dir, part)
     return {"index": part.index, "rows": int(core.sum()), "halo_rows": int((~core).sum()),
             "seconds": time.perf_counter() - t0}
 

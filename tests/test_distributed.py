@@ -171,7 +171,7 @@ def test_a_run_after_a_killed_client_reuses_its_finished_parts(cluster, world, t
     output = tmp_path / "feats"
     client = subprocess.Popen([sys.executable, "-m", "blazingaml.cli", "mine", "--patterns", str(fan),
                                "--input", str(world), "--output", str(output), "--threads", "1", "--engine", "dask",
-                               "--scheduler", cluster.scheduler.address, "--memory-per-worker", "3MiB"],
+                               "--scheduler", cluster.scheduler.address, "--memory-per-worker", "4MiB"],
                               stdout=subprocess.DEVNULL, stderr=open(tmp_path / "client.log", "w"))
     staged = []
     while not staged and client.poll() is None:
@@ -181,7 +181,7 @@ def test_a_run_after_a_killed_client_reuses_its_finished_parts(cluster, world, t
     client.wait()
     assert staged and not output.exists(), (tmp_path / "client.log").read_text()
     patterns = load_patterns([fan])
-    run = mine_distributed(cluster, world, patterns, output, threads=1, memory_per_worker=3 << 20)
+    run = mine_distributed(cluster, world, patterns, output, threads=1, memory_per_worker=4 << 20)
     assert 1 <= run.reused < len(run.partitions), (run.reused, len(run.partitions))
     assert_same_rows(world, single_process(world, patterns), output, len(run.partitions))
     assert not list(tmp_path.glob(".feats.*"))
@@ -244,7 +244,7 @@ def test_cli_mines_on_a_running_scheduler(cluster, world, tmp_path, capsys):
 
     address = cluster.scheduler.address
     args = ["mine", "--patterns", str(ROOT / "patterns" / "gfp" / "fan.pattern"), "--input", str(world),
-            "--threads", "1", "--engine", "dask", "--scheduler", address, "--memory-per-worker", "3MiB"]
+            "--threads", "1", "--engine", "dask", "--scheduler", address, "--memory-per-worker", "4MiB"]
     assert main(args + ["--output", str(tmp_path / "dask.parquet")]) == 0
     assert main(args[:-6] + ["--output", str(tmp_path / "one.parquet")]) == 0
     got = pq.read_table(tmp_path / "dask.parquet")
