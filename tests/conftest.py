@@ -41,6 +41,20 @@ def embedded_world(tmp_path_factory):
     return files, out / "tx.parquet"
 
 
+@pytest.fixture(scope="session")
+def dense_world(tmp_path_factory):
+    """A small world with 30 times HI-Small's laundering rate and real dev attempts embedded: enough
+    laundering rows (about 1,500, most real attempts) for the scorers to learn from in a test."""
+    from blazingaml.generator import generate, load_preset
+    from blazingaml.io.ibm_csv import convert_trans_csv
+
+    out = tmp_path_factory.mktemp("dense")
+    preset = {**load_preset("hi-small-like"), "illicit_rate": 0.03}
+    files = generate(out, preset=preset, scale=0.01, seed=5, embed_patterns=DEV_PATTERNS)
+    convert_trans_csv(files.trans, out / "tx.parquet")
+    return files, out / "tx.parquet"
+
+
 def write_time_periods(parquet, out: Path, periods: dict[str, tuple[int, int]]) -> None:
     """Write `out/<name>.parquet` (with its account key table) holding the transactions ranked
     [start, stop) by time, in their original order, for each name of `periods`."""

@@ -18,8 +18,8 @@ SETTINGS = {"epochs": 3, "batch_rows": 256, "learning_rate": 3e-3}   # ~120 Adam
 
 
 @pytest.fixture(scope="module")
-def data(embedded_world):
-    files, parquet = embedded_world
+def data(dense_world):
+    files, parquet = dense_world
     return scorer_data(str(parquet), str(files.patterns))
 
 
@@ -68,7 +68,7 @@ def test_positive_weighting_is_undone():
 
 
 def test_round_trip_without_pickle(trained, data, tmp_path):
-    save_model(tmp_path, trained, {"threshold": 0.5})
+    save_model(tmp_path, trained, {"threshold": 0.5, "features": data.names, "patterns": {}, "pattern_sources": {}})
     assert sorted(p.name for p in tmp_path.iterdir()) == ["apem.json", "apem.npz", "model.json"]
     with np.load(tmp_path / "apem.npz", allow_pickle=False) as arrays:   # refuses object arrays
         assert all(arrays[k].dtype.kind in "fiub" for k in arrays.files)

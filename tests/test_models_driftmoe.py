@@ -23,12 +23,12 @@ SMALL = {"experts": 4, "top_k": 2, "block_rows": 256, "negative_rate": 0.2, "gra
 
 
 @pytest.fixture(scope="module")
-def data(embedded_world):
+def data(dense_world):
     """Raw and typology-library columns only: river learns one row at a time, at a cost that grows
     with the number of features, and these tests are about the stream, not the feature set."""
     from blazingaml.dsl.parser import load_patterns
 
-    files, parquet = embedded_world
+    files, parquet = dense_world
     return scorer_data(str(parquet), str(files.patterns)).only_patterns({p.name for p in load_patterns([TYPOLOGIES])})
 
 
@@ -72,7 +72,7 @@ def test_prequential_predicts_before_the_label_arrives(data, delay):
 def test_round_trip_predicts_the_same_and_keeps_learning(data, tmp_path):
     scorer = make_scorer("driftmoe", **SMALL)
     scorer.prequential(data.X_stream[STREAM], data.y_stream[STREAM], data.ts_stream[STREAM], data.names)
-    save_model(tmp_path, scorer, {"threshold": 0.5})
+    save_model(tmp_path, scorer, {"threshold": 0.5, "features": data.names, "patterns": {}, "pattern_sources": {}})
     assert sorted(p.name for p in tmp_path.iterdir()) == ["driftmoe.json", "driftmoe.npz", "model.json"]
     json.loads((tmp_path / "driftmoe.json").read_text())
     with np.load(tmp_path / "driftmoe.npz", allow_pickle=False) as arrays:
@@ -146,6 +146,7 @@ def test_router_gradient_matches_finite_differences():
 def test_stream_must_be_in_time_order(data):
     scorer = make_scorer("driftmoe", **SMALL)
     with pytest.raises(ModelError, match="time order"):
-        scorer.prequential(data.X_stream[:10], data.y_stream[:10], data.ts_stream[:10][::-1].copy(), data.names)
+        rows = np.unique(data.ts_stream, return_index=True)[1][:10][::-1]   # ten distinct times, newest first
+        scorer.prequential(data.X_stream[rows], data.y_stream[rows], data.ts_stream[rows], data.names)
     with pytest.raises(ModelError, match="top_k"):
         make_scorer("driftmoe", experts=2, top_k=3)

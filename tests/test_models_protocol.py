@@ -56,10 +56,10 @@ def test_model_arrays_refuse_pickled_objects(tmp_path):
 
 
 @pytest.fixture(scope="module")
-def periods(embedded_world, tmp_path_factory):
+def periods(dense_world, tmp_path_factory):
     """The first 8,000 transactions by time (to train on) and the next 2,000 (to score)."""
     out = tmp_path_factory.mktemp("periods")
-    write_time_periods(embedded_world[1], out, {"early": (0, 8_000), "late": (8_000, 10_000)})
+    write_time_periods(dense_world[1], out, {"early": (0, 8_000), "late": (8_000, 10_000)})
     return out
 
 
@@ -74,10 +74,10 @@ def test_apem_without_attempts_stops_before_mining(periods, tmp_path):
 
 @pytest.mark.parametrize("kind, module, files", [("apem", "torch", ["apem.json", "apem.npz"]),
                                                  ("driftmoe", "river", ["driftmoe.json", "driftmoe.npz"])])
-def test_train_and_score_from_the_command_line(kind, module, files, periods, embedded_world, tmp_path):
+def test_train_and_score_from_the_command_line(kind, module, files, periods, dense_world, tmp_path):
     if importlib.util.find_spec(module) is None:
         pytest.skip(f"the {kind} scorer needs {module}")
-    world, _ = embedded_world
+    world, _ = dense_world
     model = tmp_path / "model"
     r = cli("train", "--input", str(periods / "early.parquet"), "--patterns", *PATTERNS, "--model", kind,
             "--patterns-file", str(world.patterns), "--out", str(model), "--threads", "1", "--quiet")

@@ -43,7 +43,11 @@ PLAN_SPARE = 40       # and this many more laundering transactions' worth, so sm
 EMBED_SHARE = 0.75    # share of the preset's pattern rows that embedded attempts may take (their integration adds more)
 
 
-def load_preset(name: str) -> dict:
+def load_preset(name) -> dict:
+    """A preset's settings: a shipped preset by name, or a mapping of the same keys (a world of one's own,
+    e.g. a shipped preset with another laundering rate)."""
+    if isinstance(name, dict):
+        return dict(name)
     if name not in PRESETS:
         raise BlazingError(f"unknown preset '{name}'", hint="choose one of: " + ", ".join(PRESETS))
     return json.loads(resources.files(__package__).joinpath("presets", f"{name}.json").read_text())
