@@ -14,16 +14,8 @@ import time
 import numpy as np
 from common import machine, save
 
-HOUR = 3600
-BINS = list(range(2, 31))
-PARAMS = {
-    "num_threads": 2, "vertex_stats": True, "vertex_stats_tw": 480 * HOUR, "vertex_stats_cols": [3, 4],
-    "vertex_stats_feats": [0, 1, 2, 3, 4, 8, 9, 10],
-    "fan": True, "fan_tw": 24 * HOUR, "fan_bins": BINS, "degree": True, "degree_tw": 24 * HOUR, "degree_bins": BINS,
-    "scatter-gather": True, "scatter-gather_tw": 6 * HOUR, "scatter-gather_bins": BINS,
-    "temp-cycle": True, "temp-cycle_tw": 24 * HOUR, "temp-cycle_bins": BINS,
-    "lc-cycle": True, "lc-cycle_tw": 24 * HOUR, "lc-cycle_len": 10, "lc-cycle_bins": list(range(2, 11)),
-}
+from blazingaml.gfp import AML_PAPER_PARAMS
+
 
 
 def stream(m: int, accounts: int, days: int = 10) -> np.ndarray:
@@ -36,7 +28,7 @@ def stream(m: int, accounts: int, days: int = 10) -> np.ndarray:
 def throughput(cls, x: np.ndarray, batch: int) -> float:
     half = len(x) // 2
     gfp = cls()
-    gfp.set_params(PARAMS)
+    gfp.set_params(AML_PAPER_PARAMS)
     gfp.fit(x[:half])
     gfp.transform(x[half:half + batch])
     rest = x[half + batch:]

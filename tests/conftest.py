@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -95,3 +97,8 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         if "gpu" in item.keywords:
             item.add_marker(skip)
+
+
+def cli(*args) -> subprocess.CompletedProcess:
+    """Run `blazingaml ARGS` in a fresh process (as a user would), capturing its output."""
+    return subprocess.run([sys.executable, "-m", "blazingaml.cli", *args], capture_output=True, text=True)

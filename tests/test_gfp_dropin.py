@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from blazingaml.errors import BlazingError
-from blazingaml.gfp import GraphFeaturePreprocessor
+from blazingaml.gfp import AML_PAPER_PARAMS, GraphFeaturePreprocessor
 
 from .strategies import BASE_TS
 
@@ -18,14 +18,7 @@ snapml = pytest.importorskip("snapml")
 
 HOUR = 3600
 BINS = list(range(2, 31))
-PAPER = {   # GFP's AML configuration: 1 day windows, scatter-gather 6 h, stats on timestamp and amount
-    "num_threads": 2, "vertex_stats": True, "vertex_stats_tw": 480 * HOUR, "vertex_stats_cols": [3, 4],
-    "vertex_stats_feats": [0, 1, 2, 3, 4, 8, 9, 10],
-    "fan": True, "fan_tw": 24 * HOUR, "fan_bins": BINS, "degree": True, "degree_tw": 24 * HOUR, "degree_bins": BINS,
-    "scatter-gather": True, "scatter-gather_tw": 6 * HOUR, "scatter-gather_bins": BINS,
-    "temp-cycle": True, "temp-cycle_tw": 24 * HOUR, "temp-cycle_bins": BINS,
-    "lc-cycle": True, "lc-cycle_tw": 24 * HOUR, "lc-cycle_len": 10, "lc-cycle_bins": list(range(2, 11)),
-}
+PAPER = AML_PAPER_PARAMS   # GFP's AML configuration, fed to snapml and to ours alike
 
 
 def stream(m, n, seed, days=3):

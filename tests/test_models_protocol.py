@@ -17,12 +17,8 @@ from blazingaml.io.model_files import write_model_directory
 from blazingaml.models import load_model, make_scorer
 from blazingaml.models.storage import load_arrays, save_arrays
 
-from .conftest import write_time_periods
+from .conftest import cli, write_time_periods
 from .scorer_data import PATTERNS
-
-
-def cli(*args):
-    return subprocess.run([sys.executable, "-m", "blazingaml.cli", *args], capture_output=True, text=True)
 
 
 def test_importing_the_pipeline_loads_neither_torch_nor_river():

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 
 import numpy as np
 import pyarrow.parquet as pq
@@ -15,14 +13,10 @@ from blazingaml.io.ibm_csv import accounts_path_for
 from blazingaml.io.patterns_txt import join_attempts, read_patterns
 from blazingaml.io.transactions import load_transactions
 
-from .conftest import ROOT, write_time_periods
+from .conftest import ROOT, cli, write_time_periods
 
 GFP = str(ROOT / "patterns" / "gfp")
 TYPOLOGIES = str(ROOT / "patterns" / "typologies")
-
-
-def cli(*args):
-    return subprocess.run([sys.executable, "-m", "blazingaml.cli", *args], capture_output=True, text=True)
 
 
 @pytest.fixture(scope="module")

@@ -5,8 +5,6 @@ name accounts by bank and account."""
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 
 import numpy as np
 import pandas as pd
@@ -16,7 +14,7 @@ import pytest
 from blazingaml.errors import SchemaError
 from blazingaml.io.transactions import load_transactions
 
-from .conftest import ROOT
+from .conftest import ROOT, cli
 
 FAN = str(ROOT / "patterns" / "gfp" / "fan.pattern")
 GFP = str(ROOT / "patterns" / "gfp")
@@ -25,10 +23,6 @@ RENAMED = {"Timestamp": "when", "From Bank": "payer_bank", "Account": "payer", "
            "Receiving Currency": "got_in", "Payment Format": "how", "Is Laundering": "bad"}
 MAPPING = ["ts=when", "src_bank=payer_bank,src=payer", "dst_bank=payee_bank", "dst=payee", "amount_paid=paid",
            "amount_received=got", "pay_currency=paid_in", "recv_currency=got_in", "payment_format=how", "label=bad"]
-
-
-def cli(*args):
-    return subprocess.run([sys.executable, "-m", "blazingaml.cli", *args], capture_output=True, text=True)
 
 
 @pytest.fixture(scope="module")

@@ -1,5 +1,5 @@
 """snapml-compatible graph features: `GraphFeaturePreprocessor` and its vertex statistics."""
 
-from .preprocessor import GraphFeaturePreprocessor
+from .preprocessor import AML_PAPER_PARAMS, GraphFeaturePreprocessor
 
-__all__ = ["GraphFeaturePreprocessor"]
+__all__ = ["AML_PAPER_PARAMS", "GraphFeaturePreprocessor"]

@@ -51,6 +51,14 @@ DEFAULT_PARAMS = {
     "temp-cycle": False, "temp-cycle_tw": 480 * 3600, "temp-cycle_bins": BINS_2_30,
     "lc-cycle": False, "lc-cycle_tw": 240 * 3600, "lc-cycle_len": 10, "lc-cycle_bins": list(range(2, 11)),
 }
+# GFP's published AML configuration ([GFP] §3, [ALT] App. D): 1-day windows, scatter-gather 6 h,
+# vertex statistics on timestamp and amount over 480 h, every pattern on.
+AML_PAPER_PARAMS = {
+    **DEFAULT_PARAMS, "num_threads": 2, "vertex_stats_cols": [3, 4],
+    "fan_tw": 24 * 3600, "degree": True, "degree_tw": 24 * 3600, "scatter-gather": True,
+    "scatter-gather_tw": 6 * 3600, "temp-cycle": True, "temp-cycle_tw": 24 * 3600, "lc-cycle": True,
+    "lc-cycle_tw": 24 * 3600,
+}
 # snapml's pattern names -> ours, in output order
 PATTERNS = {
     "fan": ("fan_in", "fan_out"),
