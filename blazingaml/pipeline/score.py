@@ -1,0 +1,114 @@
+"""Batch scoring: a saved model applied to new transactions, with history files as look-back."""
+
+from __future__ import annotations
+
+import numpy as np
+import pyarrow as pa
+
+from ..errors import ModelError
+from ..io.vocab import TYPOLOGIES
+from ..models import load_model
+from .explain import explain_alerts
+from .feature_table import FeatureTable, build_features, predict_rows
+from .train import check_compatible
+
+
+def _concat_history(new: pa.Table, history: list[pa.Table]) -> tuple[pa.Table, np.ndarray]:
+    """History + new rows as one table with unique tx_ids; returns (table, mask of new rows)."""
+    parts, masks, offset = [], [], 0
+    for t, is_new in [(h, False) for h in history] + [(new, True)]:
+        cols = [c for c in t.column_names if c in ("tx_id", "ts", "src", "dst", "amount_paid", "amount_received",
+                                                   "pay_currency", "recv_currency", "payment_format")]
+        t = t.select(cols)
+        t = t.set_column(0, "tx_id", pa.array(t.column("tx_id").to_numpy() + offset))
+        offset = int(t.column("tx_id").to_numpy().max(initial=-1)) + 1
+        parts.append(t)
+        masks.append(np.full(t.num_rows, is_new))
+    return pa.concat_tables(parts, promote_options="default"), np.concatenate(masks)
+
+
+def score(model_dir, table: pa.Table, accounts, patterns, history=(), explain: bool = False, threads=None,
+          backend="numba"):
+    """Scores for the rows of `table`; history tables give earlier transactions their full window.
+
+    Returns (output table = input columns + the accounts' bank and account strings + score +
+    alert, explanations list).
+    """
+    scorer, meta = load_model(model_dir)
+    check_compatible(meta, patterns)
+    schema_needed = {"ts", "src", "dst", "amount_paid", "amount_received", "pay_currency", "recv_currency",
+                     "payment_format", "tx_id"}
+    for t in [table, *[h for h, _ in history]]:
+        missing = schema_needed - set(t.column_names)
+        if missing:
+            raise ModelError(f"the data lacks columns the model needs: {sorted(missing)}")
+    hist_tables = [h for h, _ in history]
+    combined, new_mask = _concat_history(table, hist_tables)
+    acc = accounts
+    if history:
+        # one account index across files: re-key accounts by (bank, account)
+        combined, acc = _rekey_accounts(table, accounts, history, combined)
+    ft, p, alert = score_rows(scorer, meta, combined, acc, patterns, np.flatnonzero(new_mask), backend, threads)
+    out = with_account_names(table, accounts)
+    out = out.append_column("score", pa.array(p)).append_column("alert", pa.array(alert))
+    explanations = []
+    if explain and alert.any():
+        explanations = explain_alerts(ft.graph, combined, new_mask, alert, patterns, p, acc)
+        if hasattr(scorer, "predict_funnel"):   # a multi-task scorer also says which typology it sees
+            funnel = scorer.predict_funnel(ft.matrix(np.flatnonzero(new_mask)[alert]))
+            for entry, in_attempt, given in zip(explanations, funnel["in_pattern"], funnel["typology_given_pattern"]):
+                entry["in_attempt"] = float(in_attempt)
+                entry["typology"] = {name: round(float(q), 4) for name, q in zip(TYPOLOGIES, given)}
+    return out, explanations
+
+
+def score_rows(scorer, meta: dict, table: pa.Table, accounts, patterns, rows: np.ndarray, backend="numba",
+               threads=None) -> tuple[FeatureTable, np.ndarray, np.ndarray]:
+    """(features, scores, alerts) of `rows` of `table`; the other rows only give look-back."""
+    ft = build_features(table, accounts, patterns, backend=backend, threads=threads)
+    if ft.names != meta["features"]:
+        raise ModelError("the feature schema differs from the model's",
+                         hint="train and score with the same blazingaml version and pattern files")
+    p = predict_rows(scorer, ft, rows)
+    return ft, p, p >= meta["threshold"]
+
+
+def _rekey_accounts(table, accounts, history, combined) -> tuple[pa.Table, pa.Table]:
+    """Map every file's dense account ids through its key table to one shared index; returns the
+    re-keyed table and the merged key table (so bank codes, hence `cross_bank`, survive)."""
+    if accounts is None or any(a is None for _, a in history):
+        raise ModelError("history files need their account key tables (.accounts.parquet) to be joined",
+                         hint="convert every file with 'blazingaml convert', or pass CSVs")
+    from ..io.ibm_csv import ACCOUNT_SCHEMA
+
+    keys_index: dict[tuple[str, str], int] = {}
+    mapped_src, mapped_dst = [], []
+    for t, acc in [*history, (table, accounts)]:
+        keys = zip(acc.column("bank").to_pylist(), acc.column("account_id").to_pylist())
+        ids = np.array([keys_index.setdefault(k, len(keys_index)) for k in keys], np.int32)
+        mapped_src.append(ids[t.column("src").to_numpy()])
+        mapped_dst.append(ids[t.column("dst").to_numpy()])
+    combined = combined.set_column(combined.column_names.index("src"), "src", pa.array(np.concatenate(mapped_src)))
+    combined = combined.set_column(combined.column_names.index("dst"), "dst", pa.array(np.concatenate(mapped_dst)))
+    merged = pa.table([pa.array(np.arange(len(keys_index), dtype=np.int32)),
+                       pa.array([b for b, _ in keys_index]), pa.array([a for _, a in keys_index])],
+                      schema=ACCOUNT_SCHEMA)
+    return combined, merged
+
+
+ACCOUNT_NAME_COLUMNS = ("from_bank", "from_account", "to_bank", "to_account")
+
+
+def with_account_names(table: pa.Table, accounts: pa.Table | None) -> pa.Table:
+    """`table` with each row's sender and receiver as the input named them (bank and account
+    strings, `ACCOUNT_NAME_COLUMNS`); unchanged when there is no key table to name them."""
+    if accounts is None:
+        return table
+    position = np.empty(accounts.num_rows, np.int64)
+    position[accounts.column("account").to_numpy()] = np.arange(accounts.num_rows)
+    for side, column in (("from", "src"), ("to", "dst")):
+        at = pa.array(position[table.column(column).to_numpy()])
+        table = table.append_column(f"{side}_bank", accounts.column("bank").take(at))
+        table = table.append_column(f"{side}_account", accounts.column("account_id").take(at))
+    return table
+
