@@ -35,6 +35,7 @@ import numpy as np
 from ..dsl import ast as A
 from ..errors import BlazingError
 from . import vertex_stats as vs
+from .stream_graph import AccountNumbers, StreamGraph
 
 BINS_2_30 = list(range(2, 31))
 DEFAULT_PARAMS = {
@@ -139,9 +140,13 @@ class GraphFeaturePreprocessor:
                 if name == "lc-cycle":
                     pat = _with_cycle_length(pat, _whole(p, "lc-cycle_len"))
                 chosen.append(pat)
-        self._compiled = compile_patterns(chosen) if chosen else None
+        key = tuple((name, _whole(p, f"{name}_tw"), tuple(p[f"{name}_bins"])) for name in enabled) + (
+            _whole(p, "lc-cycle_len") if p["lc-cycle"] else 0,)
+        self._graph = StreamGraph(compile_patterns(chosen), key, max(windows)) if chosen else None
+        self._accounts = AccountNumbers()
         self._ncols = None
         self._log = np.zeros((0, 3 + len(self._stats_cols)), np.float64)   # src, dst, ts, stats columns
+        self._log_accounts = np.zeros((0, 2), np.int64)
         self._stats_front = 0
 
     # -- the stream -----------------------------------------------------------------------------
@@ -153,20 +158,22 @@ class GraphFeaturePreprocessor:
     def partial_fit(self, features) -> None:
         """Insert the edges of `features` into the graph (no features computed)."""
         batch = self._batch(features)
+        accounts = self._insert(batch)
         log = np.vstack([self._log, batch])
         if len(batch):
-            self._keep(log, *self._fronts(log, len(self._log)))
+            self._keep(log, accounts, *self._fronts(log, len(self._log)))
 
     def transform(self, features_in) -> np.ndarray:
         """Insert the edges of `features_in` one at a time and return them with their graph features."""
         x = np.asarray(features_in, dtype=np.float64)
         batch = self._batch(x)
+        accounts = self._insert(batch)
         log = np.vstack([self._log, batch])
         history = len(self._log)
         parts = [x.reshape(len(batch), -1)]
-        accounts = np.unique(log[:, :2], return_inverse=True)[1].reshape(-1, 2)
-        if self._compiled is not None:
-            parts.append(self._pattern_features(log, accounts, history))
+        if self._graph is not None:
+            threads = max(1, int(self.params["num_threads"]))
+            parts.append(self._graph.mine(self._graph.m - len(batch), x[:, 0], threads).astype(np.float64))
         if self.params["vertex_stats"]:
             blocks, graph_front, stats_front = vs.vertex_stats(
                 accounts[:, 0], accounts[:, 1], log[:, 2], log[:, 3:], self._graph_window, self._stats_window,
@@ -175,7 +182,7 @@ class GraphFeaturePreprocessor:
         else:
             graph_front, stats_front = self._fronts(log, history)
         if len(batch):
-            self._keep(log, graph_front, stats_front)
+            self._keep(log, accounts, graph_front, stats_front)
         return np.hstack(parts)
 
     def fit_transform(self, features_in, y=None) -> np.ndarray:
@@ -183,16 +190,12 @@ class GraphFeaturePreprocessor:
         self._configure()
         return self.transform(features_in)
 
-    def _pattern_features(self, log: np.ndarray, accounts: np.ndarray, history: int) -> np.ndarray:
-        from ..graph import TemporalGraph
-        from ..runtime import mine_graph
-
-        graph = TemporalGraph.from_arrays(accounts[:, 0], accounts[:, 1], log[:, 2].astype(np.int64),
-                                          tx_id=np.arange(len(log)))
-        if self._compiled.stats is None:   # planned once, on the first window: re-planning costs more than a batch
-            self._compiled = self._compiled.for_graph(graph)
-        threads = max(1, int(self.params["num_threads"]))
-        return mine_graph(graph, self._compiled, threads=threads)[history:].astype(np.float64)
+    def _insert(self, batch: np.ndarray) -> np.ndarray:
+        """Number the batch's accounts, append it to the pattern graph; the dense accounts [log + batch, 2]."""
+        accounts = self._accounts.number(batch[:, :2])
+        if self._graph is not None and len(batch):
+            self._graph.append(accounts[:, 0], accounts[:, 1], batch[:, 2])
+        return np.vstack([self._log_accounts, accounts])
 
     def _batch(self, features) -> np.ndarray:
         """The log rows (src, dst, ts, stats columns) of an input array, checked."""
@@ -218,9 +221,10 @@ class GraphFeaturePreprocessor:
                                                         float(self._stats_window), self._stats_front, history)
         return int(graph_fronts[-1]), int(stats_fronts[-1])
 
-    def _keep(self, log: np.ndarray, graph_front: int, stats_front: int) -> None:
+    def _keep(self, log: np.ndarray, accounts: np.ndarray, graph_front: int, stats_front: int) -> None:
         """Keep the edges still in the graph window, and where the moments window starts among them."""
         self._log = np.ascontiguousarray(log[graph_front:])
+        self._log_accounts = np.ascontiguousarray(accounts[graph_front:])
         self._stats_front = stats_front - graph_front
 
     # -- state ----------------------------------------------------------------------------------
@@ -240,7 +244,9 @@ class GraphFeaturePreprocessor:
                 raise BlazingError(f"{path}: not a saved GraphFeaturePreprocessor")
             gfp = cls()
             gfp.set_params(json.loads(str(saved["params"])))
-            gfp._log = saved["log"].astype(np.float64)
+            log = saved["log"].astype(np.float64)
+            gfp._log_accounts = gfp._insert(log)   # the graph and account numbers, rebuilt from the log
+            gfp._log = log
             gfp._stats_front = int(saved["stats_front"])
         return gfp
 
