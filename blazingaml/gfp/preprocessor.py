@@ -144,10 +144,10 @@ class GraphFeaturePreprocessor:
             _whole(p, "lc-cycle_len") if p["lc-cycle"] else 0,)
         self._graph = StreamGraph(compile_patterns(chosen), key, max(windows)) if chosen else None
         self._accounts = AccountNumbers()
-        self._ncols = None
-        self._log = np.zeros((0, 3 + len(self._stats_cols)), np.float64)   # src, dst, ts, stats columns
-        self._log_accounts = np.zeros((0, 2), np.int64)
-        self._stats_front = 0
+        # the graph window's rows and per-account statistics (fan and degree are kept even when
+        # vertex statistics are off: the saved state is this window)
+        self._stats = vs.VertexStatsStream(len(self._stats_cols), graph_window, self._stats_window, self._order_stats,
+                                           vs.SNAPML_MIN_RELATIVE_VAR)
 
     # -- the stream -----------------------------------------------------------------------------
     def fit(self, features, y=None) -> None:
@@ -157,32 +157,18 @@ class GraphFeaturePreprocessor:
 
     def partial_fit(self, features) -> None:
         """Insert the edges of `features` into the graph (no features computed)."""
-        batch = self._batch(features)
-        accounts = self._insert(batch)
-        log = np.vstack([self._log, batch])
-        if len(batch):
-            self._keep(log, accounts, *self._fronts(log, len(self._log)))
+        self._insert(self._batch(features))
 
     def transform(self, features_in) -> np.ndarray:
         """Insert the edges of `features_in` one at a time and return them with their graph features."""
         x = np.asarray(features_in, dtype=np.float64)
-        batch = self._batch(x)
-        accounts = self._insert(batch)
-        log = np.vstack([self._log, batch])
-        history = len(self._log)
-        parts = [x.reshape(len(batch), -1)]
+        blocks = self._insert(self._batch(x))
+        parts = [x.reshape(len(blocks), -1)]
         if self._graph is not None:
             threads = max(1, int(self.params["num_threads"]))
-            parts.append(self._graph.mine(self._graph.m - len(batch), x[:, 0], threads).astype(np.float64))
+            parts.append(self._graph.mine(self._graph.m - len(blocks), x[:, 0], threads).astype(np.float64))
         if self.params["vertex_stats"]:
-            blocks, graph_front, stats_front = vs.vertex_stats(
-                accounts[:, 0], accounts[:, 1], log[:, 2], log[:, 3:], self._graph_window, self._stats_window,
-                self._stats_front, history, self._order_stats, vs.SNAPML_MIN_RELATIVE_VAR)
-            parts.append(blocks[:, :, self._stats_keep].reshape(len(batch), -1))
-        else:
-            graph_front, stats_front = self._fronts(log, history)
-        if len(batch):
-            self._keep(log, accounts, graph_front, stats_front)
+            parts.append(blocks[:, :, self._stats_keep].reshape(len(blocks), -1))
         return np.hstack(parts)
 
     def fit_transform(self, features_in, y=None) -> np.ndarray:
@@ -190,12 +176,12 @@ class GraphFeaturePreprocessor:
         self._configure()
         return self.transform(features_in)
 
-    def _insert(self, batch: np.ndarray) -> np.ndarray:
-        """Number the batch's accounts, append it to the pattern graph; the dense accounts [log + batch, 2]."""
+    def _insert(self, batch: np.ndarray, history: bool = False) -> np.ndarray:
+        """Append a batch (log rows) to the pattern graph and the statistics; its vertex-statistics blocks."""
         accounts = self._accounts.number(batch[:, :2])
         if self._graph is not None and len(batch):
             self._graph.append(accounts[:, 0], accounts[:, 1], batch[:, 2])
-        return np.vstack([self._log_accounts, accounts])
+        return self._stats.append(batch, accounts, history)
 
     def _batch(self, features) -> np.ndarray:
         """The log rows (src, dst, ts, stats columns) of an input array, checked."""
@@ -210,31 +196,19 @@ class GraphFeaturePreprocessor:
         ts = x[:, 3]
         if (ts != np.floor(ts)).any():
             raise BlazingError("timestamps must be whole numbers", hint="use integer seconds (or another whole unit)")
-        last = self._log[-1, 2] if len(self._log) else -np.inf
+        last = self._stats.rows[self._stats.m - 1, 2] if self._stats.m else -np.inf
         if len(ts) and ((ts[1:] < ts[:-1]).any() or ts[0] < last):
             raise BlazingError("timestamps go back in time", hint="feed edges in non-decreasing timestamp order")
-        return np.column_stack([x[:, 1:4], x[:, self._stats_cols]]) if len(x) else self._log[:0]
-
-    def _fronts(self, log: np.ndarray, history: int) -> tuple[int, int]:
-        """Graph and moments fronts after the last edge's eviction (the log is longer than `history`)."""
-        graph_fronts, stats_fronts = vs.eviction_fronts(log[:, 2], float(self._graph_window),
-                                                        float(self._stats_window), self._stats_front, history)
-        return int(graph_fronts[-1]), int(stats_fronts[-1])
-
-    def _keep(self, log: np.ndarray, accounts: np.ndarray, graph_front: int, stats_front: int) -> None:
-        """Keep the edges still in the graph window, and where the moments window starts among them."""
-        self._log = np.ascontiguousarray(log[graph_front:])
-        self._log_accounts = np.ascontiguousarray(accounts[graph_front:])
-        self._stats_front = stats_front - graph_front
+        return np.column_stack([x[:, 1:4], x[:, self._stats_cols]])
 
     # -- state ----------------------------------------------------------------------------------
     def save(self, path) -> None:
         """Write params and graph to `path` (.npz, no pickle), atomically."""
         from ..io.atomic import atomic_path
 
+        log, stats_front = self._stats.window_rows()
         with atomic_path(path) as tmp, open(tmp, "wb") as f:
-            np.savez(f, params=np.array(json.dumps(self.params)), log=self._log,
-                     stats_front=np.array(self._stats_front, np.int64))
+            np.savez(f, params=np.array(json.dumps(self.params)), log=log, stats_front=np.array(stats_front, np.int64))
 
     @classmethod
     def load(cls, path) -> "GraphFeaturePreprocessor":
@@ -244,10 +218,8 @@ class GraphFeaturePreprocessor:
                 raise BlazingError(f"{path}: not a saved GraphFeaturePreprocessor")
             gfp = cls()
             gfp.set_params(json.loads(str(saved["params"])))
-            log = saved["log"].astype(np.float64)
-            gfp._log_accounts = gfp._insert(log)   # the graph and account numbers, rebuilt from the log
-            gfp._log = log
-            gfp._stats_front = int(saved["stats_front"])
+            gfp._stats.fronts[1] = int(saved["stats_front"])
+            gfp._insert(saved["log"].astype(np.float64), history=True)   # graph, accounts and statistics, rebuilt
         return gfp
 
 
