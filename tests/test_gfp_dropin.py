@@ -152,3 +152,17 @@ def test_moments_window_shorter_than_the_graph(paper_stream):
     x = paper_stream[0][:500]
     params = {**PAPER, "vertex_stats_tw": 2 * HOUR}
     assert_features_equal(snap_one_at_a_time(x, params), ours_in_batches(x, params, 50))
+
+
+@pytest.mark.parametrize("batch", [128, 7])
+def test_max_no_edges(paper_stream, batch):
+    """snapml's bound on the graph: after each edge, the oldest edges leave until max_no_edges are
+    left (an edge sees itself and the max_no_edges before it), for patterns and statistics alike."""
+    x = paper_stream[0][:400]
+    params = {**PAPER, "max_no_edges": 60}
+    expected = snap_one_at_a_time(x, params)
+    patterns = slice(x.shape[1], x.shape[1] + 6 * 29 + 9)
+    assert (expected[:, patterns] != snap_one_at_a_time(x, PAPER)[:, patterns]).any()   # the bound binds on patterns
+    assert_features_equal(expected, ours_in_batches(x, params, batch))
+    with pytest.raises(BlazingError, match="cannot be zero"):
+        GraphFeaturePreprocessor().set_params({"max_no_edges": 0})

@@ -116,8 +116,10 @@ class GraphFeaturePreprocessor:
         if graph_window <= 0:
             raise BlazingError("Time window size must be greater than zero.",
                                hint="enable a pattern or set time_window")
-        if p["max_no_edges"] is not None and p["max_no_edges"] > 0:
-            raise BlazingError("max_no_edges is not supported", hint="leave it at -1; the time window bounds the graph")
+        max_edges = _whole(p, "max_no_edges")
+        if max_edges == 0:
+            raise BlazingError("Max number of edges cannot be zero.", hint="-1 (the default) leaves the graph unbounded")
+        max_edges = max(max_edges, 0)
         self._stats_cols = sorted({int(c) for c in p["vertex_stats_cols"]}) if p["vertex_stats"] else []
         feats = {int(f) for f in p["vertex_stats_feats"]}
         if not feats <= set(range(11)):
@@ -142,12 +144,12 @@ class GraphFeaturePreprocessor:
                 chosen.append(pat)
         key = tuple((name, _whole(p, f"{name}_tw"), tuple(p[f"{name}_bins"])) for name in enabled) + (
             _whole(p, "lc-cycle_len") if p["lc-cycle"] else 0,)
-        self._graph = StreamGraph(compile_patterns(chosen), key, max(windows)) if chosen else None
+        self._graph = StreamGraph(compile_patterns(chosen), key, max(windows), max_edges) if chosen else None
         self._accounts = AccountNumbers()
         # the graph window's rows and per-account statistics (fan and degree are kept even when
         # vertex statistics are off: the saved state is this window)
         self._stats = vs.VertexStatsStream(len(self._stats_cols), graph_window, self._stats_window, self._order_stats,
-                                           vs.SNAPML_MIN_RELATIVE_VAR)
+                                           vs.SNAPML_MIN_RELATIVE_VAR, max_edges or None)
 
     # -- the stream -----------------------------------------------------------------------------
     def fit(self, features, y=None) -> None:
@@ -163,13 +165,13 @@ class GraphFeaturePreprocessor:
         """Insert the edges of `features_in` one at a time and return them with their graph features."""
         x = np.asarray(features_in, dtype=np.float64)
         blocks = self._insert(self._batch(x))
-        parts = [x.reshape(len(blocks), -1)]
+        parts = [x]
         if self._graph is not None:
             threads = max(1, int(self.params["num_threads"]))
-            parts.append(self._graph.mine(self._graph.m - len(blocks), x[:, 0], threads).astype(np.float64))
+            parts.append(self._graph.mine(self._graph.m - len(blocks), x[:, 0], threads))
         if self.params["vertex_stats"]:
             parts.append(blocks[:, :, self._stats_keep].reshape(len(blocks), -1))
-        return np.hstack(parts)
+        return np.concatenate(parts, axis=1, dtype=np.float64)
 
     def fit_transform(self, features_in, y=None) -> np.ndarray:
         """Features of `features_in` fed as a stream to an empty graph (see the module doc)."""

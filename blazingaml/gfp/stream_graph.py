@@ -27,7 +27,7 @@ from ..ir import nodes as I
 from ..kernel_results import WorkReport, column_positions, program_indices, report, settle_overflow
 from ..runtime import DEFAULT_MAX_WORK
 
-_VIEWS = 6   # edge, nbr, ts, ns_edge, ns_nbr, ns_ts
+HIDDEN = np.iinfo(np.int64).min // 4   # a timestamp before every window: an edge the max_edges bound evicted
 
 
 @numba.njit(cache=True, nogil=True)
@@ -43,11 +43,12 @@ def _sort_by_neighbour(edge, nbr, ts, lo, hi, ns_edge, ns_nbr, ns_ts, key):
 
 
 @numba.njit(cache=True, nogil=True)
-def _append_blocks(ptr, edge, nbr, ets, ns_edge, ns_nbr, ns_ts, used, owner, other, ts, first, front, touched):
-    """Write a new block for every account in `touched` (doubled ids, sorted): its edges numbered
-    >= `front`, then the batch's edges (numbers first..) it owns. Returns the arena's new end, or -1
-    when the arena is too small (nothing written then)."""
+def _append_blocks(ptr, edge, nbr, ets, ns_edge, ns_nbr, ns_ts, used, owner, other, ts, first, front):
+    """Write a new block for every account owning a batch edge (doubled ids in `owner`): its edges
+    numbered >= `front`, then the batch's edges (numbers first..) it owns. Returns the arena's new
+    end, or -1 when the arena is too small (nothing written then)."""
     m = owner.shape[0]
+    touched = np.unique(owner)
     need = 0
     for v in touched:
         lo, hi = ptr[v], ptr[v + 1]
@@ -88,6 +89,22 @@ def _append_blocks(ptr, edge, nbr, ets, ns_edge, ns_nbr, ns_ts, used, owner, oth
         _sort_by_neighbour(edge, nbr, ets, start, used, ns_edge, ns_nbr, ns_ts, key)
         ptr[v], ptr[v + 1] = start, used
     return used
+
+
+@numba.njit(cache=True, nogil=True)
+def _hide(ptr, edge, nbr, ets, ns_edge, ns_nbr, ns_ts, owner, other, lo, hi):
+    """Set the timestamps of edges lo..hi-1 to HIDDEN in one direction's views, where their owner's
+    block still holds them."""
+    for j in range(lo, hi):
+        a, b = ptr[owner[j]], ptr[owner[j] + 1]
+        p = a + np.searchsorted(edge[a:b], j)
+        if p == b or edge[p] != j:
+            continue
+        ets[p] = HIDDEN
+        r0 = a + np.searchsorted(ns_nbr[a:b], other[j])
+        r1 = a + np.searchsorted(ns_nbr[a:b], other[j], side="right")
+        q = r0 + np.searchsorted(ns_edge[r0:r1], j)
+        ns_ts[q] = HIDDEN
 
 
 @numba.njit(cache=True, nogil=True)
@@ -154,11 +171,14 @@ class StreamGraph:
     `key` names the pattern set (patterns, windows, bins) for the per-process kernel cache; the
     kernels are planned on the first graph mined with that key."""
 
-    def __init__(self, compiled, key, keep_seconds: int):
+    def __init__(self, compiled, key, keep_seconds: int, max_edges: int = 0):
         self.compiled, self.key = compiled, key
         self.keep_seconds = int(keep_seconds)
+        self.max_edges = int(max_edges)   # snapml's max_no_edges; 0: no bound
         self.m = 0                   # edges numbered 0..m-1 in the log
         self.front = 0               # first edge still kept
+        self.hidden = 0              # edges before this one are hidden (the max_edges bound)
+        self.scratch_threads = 0
         self._lay_out(0, 2)
 
     def append(self, acct_src: np.ndarray, acct_dst: np.ndarray, ts: np.ndarray) -> int:
@@ -175,8 +195,7 @@ class StreamGraph:
         self.src[first:first + b], self.dst[first:first + b], self.ts[first:first + b] = src, dst, ts
         self.m += b
         for d, owner, other in (("out", src, dst), ("in", dst, src)):
-            end = _append_blocks(self.ptr[d], *self.arena[d], self.used[d], owner, other, ts, first, self.front,
-                                 np.unique(owner))
+            end = _append_blocks(self.ptr[d], *self.arena[d], self.used[d], owner, other, ts, first, self.front)
             if end < 0:   # an arena is full: lay both out again from the log, which holds the batch already
                 self._lay_out(0, vertices)
                 return self.m - b
@@ -195,6 +214,7 @@ class StreamGraph:
             if live:
                 new[:live] = getattr(self, name)[self.front:self.m]
             setattr(self, name, new)
+        self.hidden = max(0, self.hidden - self.front)
         self.m, self.front = live, 0
         self.arena, self.ptr, self.used = {}, {}, {}
         for d, owner, other in (("out", self.src, self.dst), ("in", self.dst, self.src)):
@@ -209,6 +229,8 @@ class StreamGraph:
         self.amounts = np.zeros(cap, np.float64)
         self.codes = np.zeros(cap, np.int8)
         self.row = np.zeros(cap, np.int64)
+        self.sliding = np.zeros((cap, 2), np.int32)   # the kernels' windowed counts, rows of the batch's triggers
+        self.overflow = np.zeros((cap, len(self.compiled.programs)), np.int8)
         self.seen, self.stamp = np.zeros(2 * accounts, np.int64), 1   # distinct-neighbour marks of `_sliding`
 
     # -- mining -----------------------------------------------------------------------------------
@@ -223,26 +245,16 @@ class StreamGraph:
         compiled, kernels = self._kernels()
         numba.set_num_threads(min(int(threads), numba.config.NUMBA_NUM_THREADS))
         nthreads = numba.get_num_threads()
-        triggers = np.arange(first, first + b, dtype=np.int64)
+        if self.scratch_threads != nthreads:   # per-thread path stacks and closure tables, kept between batches
+            self.scratch_threads = nthreads
+            self.stacks = [np.zeros((nthreads, STACK_SLOTS), np.int64) for _ in range(4)]
+            self.closure = [np.zeros((nthreads, NumbaCodegen.CLOSURE_CAPACITY), t) for _, t in CLOSURE_SCRATCH]
         self.row[first:first + b] = np.arange(b)
         out = np.zeros((b, len(compiled.columns)), np.int32)
         overflow_all = np.zeros((b, len(compiled.programs)), np.int8)
-        arrays = (self.src, self.dst, self.ts, self.amounts, self.amounts, self.codes, self.codes, self.codes,
-                  self.bank, self.ptr["out"], *self.arena["out"], self.ptr["in"], *self.arena["in"])
-        stacks = [np.zeros((nthreads, STACK_SLOTS), np.int64) for _ in range(4)]
-        closure = [np.zeros((nthreads, NumbaCodegen.CLOSURE_CAPACITY), t) for _, t in CLOSURE_SCRATCH]
-        steps = np.zeros(nthreads, np.int64)
-        cap = int(np.iinfo(np.int32).max)
-        for fn, bins, colmap, programs, ops in kernels:
-            sliding = np.zeros((first + b, max(len(ops), 1)), np.int32)
-            for j, (window, inclusive, direction, distinct, skip_self) in enumerate(ops):
-                owners = (self.src if direction == "out" else self.dst)[first:first + b]
-                self.stamp = _sliding(self.ptr[direction], *self.arena[direction][:3], owners, triggers, window,
-                                      inclusive, distinct, skip_self, self.seen, self.stamp, sliding, j)
-            overflow = np.zeros((first + b, len(programs)), np.int8)
-            fn(triggers, *arrays, bins, out, self.row, colmap, cap, overflow, np.zeros(1, np.int64), max_work,
-               *stacks, sliding, steps, *closure, np.zeros(nthreads, np.int64))
-            overflow_all[:, programs] = overflow[first:]
+        for lo, hi in self._trigger_groups(first, b):
+            self._hide(lo - self.max_edges if self.max_edges else 0)
+            self._run(kernels, np.arange(lo, hi, dtype=np.int64), first, out, overflow_all, max_work, nthreads)
         work = WorkReport() if work is None else work
         flagged = len(work.rows)
         columns = list(column_positions(compiled.programs).values())
@@ -251,6 +263,51 @@ class StreamGraph:
         if len(work.rows) > flagged:
             report(work, max_work)
         return out
+
+    def _trigger_groups(self, first: int, b: int) -> list[tuple[int, int]]:
+        """Runs of the batch's triggers that one kernel call may mine together. With a `max_edges`
+        bound N, trigger k sees edges k - N.. only (snapml evicts down to N after each edge): a
+        trigger whose edge k - N - 1 is still inside the pattern windows is mined alone, after the
+        edges before k - N are hidden; the others, in runs, after hiding what the run's first may."""
+        if not self.max_edges:
+            return [(first, first + b)]
+        k = np.arange(first, first + b)
+        older = k - self.max_edges - 1
+        alone = (older >= 0) & (self.ts[np.maximum(older, 0)] >= self.ts[k] - self.keep_seconds)
+        cuts = np.flatnonzero(alone | np.r_[True, alone[:-1]]) + first   # a group starts at and after each alone
+        ends = np.r_[cuts[1:], first + b]
+        return list(zip(cuts.tolist(), ends.tolist()))
+
+    def _hide(self, until: int) -> None:
+        """Edges before `until` leave the graph for good (snapml's `max_no_edges`): their timestamps
+        become HIDDEN, outside every window; they are the oldest of their blocks and runs, so the
+        views stay sorted."""
+        if until <= self.hidden:
+            return
+        for d, owner, other in (("out", self.src, self.dst), ("in", self.dst, self.src)):
+            _hide(self.ptr[d], *self.arena[d], owner, other, self.hidden, until)
+        self.ts[self.hidden:until] = HIDDEN
+        self.hidden = until
+
+    def _run(self, kernels, triggers: np.ndarray, first: int, out, overflow_all, max_work: int, nthreads: int):
+        """Every kernel on `triggers` (edge numbers of the batch starting at `first`)."""
+        arrays = (self.src, self.dst, self.ts, self.amounts, self.amounts, self.codes, self.codes, self.codes,
+                  self.bank, self.ptr["out"], *self.arena["out"], self.ptr["in"], *self.arena["in"])
+        lo, hi = triggers[0], triggers[-1] + 1
+        steps = np.zeros(nthreads, np.int64)
+        for fn, bins, colmap, programs, ops in kernels:
+            if len(ops) > self.sliding.shape[1]:
+                self.sliding = np.zeros((len(self.sliding), len(ops)), np.int32)
+            for j, (window, inclusive, direction, distinct, skip_self) in enumerate(ops):
+                owners = (self.src if direction == "out" else self.dst)[lo:hi]
+                self.stamp = _sliding(self.ptr[direction], *self.arena[direction][:3], owners, triggers, window,
+                                      inclusive, distinct, skip_self, self.seen, self.stamp, self.sliding, j)
+            overflow = self.overflow[:, :len(programs)]
+            overflow[lo:hi] = 0
+            fn(triggers, *arrays, bins, out, self.row, colmap, np.iinfo(np.int32).max, overflow,
+               np.zeros(1, np.int64), max_work, *self.stacks, self.sliding, steps, *self.closure,
+               np.zeros(nthreads, np.int64))
+            overflow_all[lo - first:hi - first, programs] = overflow[lo:hi]
 
     def _kernels(self):
         """The planned patterns and their loaded kernels, from the per-process cache (planned on this

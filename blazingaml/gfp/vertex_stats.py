@@ -149,27 +149,6 @@ def _block(out, vals, nxt, d, ghead, degree, n, fan, sums, anchor, slot, order_s
 
 
 @numba.njit(cache=True)
-def eviction_fronts(ts, graph_window, stats_window, stats_front, first):
-    """For each edge k >= first: the first edge still in the graph log, and in the moments log, after
-    k's eviction (snapml pops the log's front while its ts < ts[k] - window). Edges before `first`
-    are all in the graph log; the moments log starts at `stats_front`. The moments front is kept
-    at or after the graph front: an edge out of the graph is out of the moments too."""
-    m = ts.shape[0]
-    graph_fronts = np.empty(m - first, np.int64)
-    stats_fronts = np.empty(m - first, np.int64)
-    gf, sf = 0, stats_front
-    for k in range(first, m):
-        while gf <= k and ts[gf] < ts[k] - graph_window:
-            gf += 1
-        while sf <= k and ts[sf] < ts[k] - stats_window:
-            sf += 1
-        sf = max(sf, gf)
-        graph_fronts[k - first] = gf
-        stats_fronts[k - first] = sf
-    return graph_fronts, stats_fronts
-
-
-@numba.njit(cache=True)
 def _leave(j, acct, vals, nxt, heads, counts, turned, fan, sums, anchor, peak, pair, graph, moments):
     """Edge j (the oldest of its slots) leaves the graph window and/or the moments window."""
     for d in range(2):
@@ -198,11 +177,12 @@ def _leave(j, acct, vals, nxt, heads, counts, turned, fan, sums, anchor, peak, p
 
 @numba.njit(cache=True)
 def _advance(acct, ts, vals, nxt, fronts, first, m, history, heads, counts, turned, fan, sums, anchor, peak, pair,
-             graph_window, stats_window, out, order_stats, min_relative_var):
+             graph_window, stats_window, max_edges, out, order_stats, min_relative_var):
     """Insert edges first..m-1 of the log. History edges (`history`) are inserted as they stand: all
     inside the graph window, inside the moments window from fronts[1] on, nothing evicted or
     emitted. Otherwise each edge is inserted, its four blocks written to out[k - first], then the
-    log's fronts evicted (snapml's one-edge-at-a-time order). Slot 2 * account + direction (0 out,
+    log's fronts evicted (snapml's one-edge-at-a-time order): the graph keeps at most `max_edges`
+    edges after an eviction, as snapml's `max_no_edges` does. Slot 2 * account + direction (0 out,
     1 in); heads[slot] = (oldest graph edge, oldest moments edge), tails[slot] in heads[slot, 2]."""
     for k in range(first, m):
         for d in range(2):
@@ -241,7 +221,7 @@ def _advance(acct, ts, vals, nxt, fronts, first, m, history, heads, counts, turn
             _block(out[k - first, b], vals, nxt, d, heads[slot, 0], counts[slot, 0], counts[slot, 1], fan[slot],
                    sums, anchor, slot, order_stats, min_relative_var)
         gf, sf = fronts[0], fronts[1]
-        while gf <= k and ts[gf] < ts[k] - graph_window:
+        while gf <= k and (ts[gf] < ts[k] - graph_window or k + 1 - gf > max_edges):
             _leave(gf, acct, vals, nxt, heads, counts, turned, fan, sums, anchor, peak, pair, True, gf >= sf)
             gf += 1
         sf = max(sf, gf)
@@ -274,8 +254,10 @@ class VertexStatsStream:
     edges (and a re-anchor, O(live edges of the slot), when the module doc says); the log drops its
     evicted front when full and doubles, amortised O(1) per edge."""
 
-    def __init__(self, ncols: int, graph_window, stats_window, order_stats=True, min_relative_var=0.0):
+    def __init__(self, ncols: int, graph_window, stats_window, order_stats=True, min_relative_var=0.0,
+                 max_edges: int | None = None):
         self.ncols, self.graph_window, self.stats_window = ncols, float(graph_window), float(stats_window)
+        self.max_edges = np.iinfo(np.int64).max if max_edges is None else int(max_edges)
         self.order_stats, self.min_relative_var = bool(order_stats), float(min_relative_var)
         self.m = 0
         self.fronts = np.zeros(2, np.int64)        # first edge in the graph window, in the moments window
@@ -326,7 +308,7 @@ class VertexStatsStream:
         out = np.zeros((0 if history else b, 4, block_width(self.ncols)), np.float64)
         _advance(self.acct, self.rows[:, 2], self.rows[:, 3:], self.nxt, self.fronts, first, self.m, history,
                  self.heads, self.counts, self.turned, self.fan, self.sums, self.anchor, self.peak, self.pair,
-                 self.graph_window, self.stats_window, out, self.order_stats, self.min_relative_var)
+                 self.graph_window, self.stats_window, self.max_edges, out, self.order_stats, self.min_relative_var)
         return out
 
     def window_rows(self) -> tuple[np.ndarray, int]:
