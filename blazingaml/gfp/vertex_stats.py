@@ -121,7 +121,6 @@ def _block(out, vals, nxt, d, ghead, degree, n, fan, sums, anchor, slot, order_s
     out[FAN] = fan
     out[DEGREE] = degree
     out[RATIO] = degree / fan
-    scratch = np.empty(degree if order_stats else 0, np.float64)
     for col in range(vals.shape[1]):
         base = 3 + PER_COLUMN * col
         if n > 0:
@@ -139,6 +138,7 @@ def _block(out, vals, nxt, d, ghead, degree, n, fan, sums, anchor, slot, order_s
                 out[base + SKEW] = m3 / m2 ** 1.5
                 out[base + KURTOSIS] = m4 / (m2 * m2)
         if order_stats:
+            scratch = np.empty(degree, np.float64)
             j = ghead
             for q in range(degree):
                 scratch[q] = vals[j, col]
