@@ -66,6 +66,21 @@ def test_paper_configuration_any_batch(paper_stream, batch):
     assert expected[:, 6:6 + 6 * 29].sum() > 0   # patterns were found, not only zeros compared
 
 
+@pytest.fixture(scope="module")
+def dense_stream():
+    """80 accounts: scatter-gathers, temporal and length-constrained cycles (the sparse stream has none)."""
+    x = stream(600, 80, seed=5)
+    return x, snap_one_at_a_time(x, PAPER)
+
+
+@pytest.mark.parametrize("batch", [600, 128, 7, 1])
+def test_dense_stream_any_batch(dense_stream, batch):
+    x, expected = dense_stream
+    assert_features_equal(expected, ours_in_batches(x, PAPER, batch))
+    sums = [expected[:, 6 + 29 * i:6 + 29 * (i + 1)].sum() for i in range(6)] + [expected[:, 6 + 174:6 + 183].sum()]
+    assert min(sums) > 0   # every pattern was found
+
+
 @pytest.mark.parametrize("batch", [7, 1])
 def test_paper_configuration_small_batches(paper_stream, batch):
     x, expected = paper_stream

@@ -4,7 +4,9 @@ Same params dict (every key, snapml's defaults, unknown keys rejected with snapm
 methods, same input layout (`[edge id, source id, target id, timestamp, raw features...]`) and output
 column order (the input, then fan-in, fan-out, degree-in, degree-out, scatter-gather, temporal-cycle and
 lc-cycle histograms, then vertex statistics). The graph patterns are `patterns/gfp` compiled with the
-params' windows and bins; vertex statistics come from `blazingaml.gfp.vertex_stats`.
+params' windows and bins, mined on an appendable graph (`blazingaml.gfp.stream_graph`) for the batch's
+edges only; vertex statistics are kept up to date edge by edge (`blazingaml.gfp.vertex_stats`). A
+`transform` costs O(batch) plus the window degree of the accounts the batch touches, not O(window).
 
 Where it differs from snapml, on purpose:
 - Results are snapml's one-edge-at-a-time results whatever the batch size. snapml's own batched
@@ -19,8 +21,10 @@ Where it differs from snapml, on purpose:
   exactly as snapml does (so an epoch-timestamp column's moments are 0, as in snapml).
 - Degree counts parallel edges separately; fan counts distinct counterparties; self-transfers count
   in the vertex statistics like any edge, and never in the pattern histograms.
+- `max_no_edges` bounds the graph as snapml's does (after each edge the oldest leave until that many
+  are left), for patterns and statistics; 0 is refused with snapml's message.
 Not supported, each refused with a clear error: timestamps that go back in time (patterns need a
-time-ordered stream), a `time_window` shorter than an enabled pattern's window, `max_no_edges`.
+time-ordered stream), a `time_window` shorter than an enabled pattern's window.
 """
 
 from __future__ import annotations

@@ -252,6 +252,9 @@ class StreamGraph:
             self.scratch_threads = nthreads
             self.stacks = [np.zeros((nthreads, STACK_SLOTS), np.int64) for _ in range(4)]
             self.closure = [np.zeros((nthreads, NumbaCodegen.CLOSURE_CAPACITY), t) for _, t in CLOSURE_SCRATCH]
+            # a closure table's slots are valid where their stamp is the thread's build number: the
+            # numbers go on across calls, as the tables do
+            self.closure_builds = np.zeros(nthreads, np.int64)
         self.row[first:first + b] = np.arange(b)
         out = np.zeros((b, len(compiled.columns)), np.int32)
         overflow_all = np.zeros((b, len(compiled.programs)), np.int8)
@@ -309,7 +312,7 @@ class StreamGraph:
             overflow[lo:hi] = 0
             fn(triggers, *arrays, bins, out, self.row, colmap, np.iinfo(np.int32).max, overflow,
                np.zeros(1, np.int64), max_work, *self.stacks, self.sliding, steps, *self.closure,
-               np.zeros(nthreads, np.int64))
+               self.closure_builds)
             overflow_all[lo - first:hi - first, programs] = overflow[lo:hi]
 
     def _kernels(self):
