@@ -90,7 +90,8 @@ def main():
         (ours, ours_cpu), (theirs, theirs_cpu) = (throughput(cls, x, batch) for cls in
                                                   (GraphFeaturePreprocessor, snapml.GraphFeaturePreprocessor))
         rows.append({"batch": batch, "ours_tx_s": ours, "snapml_tx_s": theirs, "ratio": ours / theirs,
-                     "ours_tx_per_cpu_s": ours_cpu, "snapml_tx_per_cpu_s": theirs_cpu, "cpu_ratio": ours_cpu / theirs_cpu})
+                     "ours_tx_per_cpu_s": ours_cpu, "snapml_tx_per_cpu_s": theirs_cpu,
+                     "cpu_ratio": ours_cpu / theirs_cpu})
         print(f"batch {batch:5d}: ours {ours:8.0f} tx/s   snapml {theirs:8.0f} tx/s   ratio {ours / theirs:5.2f}   "
               f"per CPU second: ours {ours_cpu:8.0f}  snapml {theirs_cpu:8.0f}  ratio {ours_cpu / theirs_cpu:5.2f}")
     result = {"machine": machine(), "edges": args.edges, "accounts": args.accounts, "rows": rows,

@@ -20,8 +20,13 @@ taken from the account's own values (not raw power sums, which lose every digit 
 variance); the anchor is re-set to the window's mean each time the window has turned over, when the
 mean has drifted more than DRIFT standard deviations from it, or when removing edges (an outlier
 leaving) has shrunk the sums so far that rounding would dominate them. Turnover re-anchoring is
-O(1) amortised per edge; the other two cost O(live edges) when they happen. Min, max and median scan the account's live edges, O(degree),
-only when asked for.
+O(1) amortised per edge; the other two cost O(live edges) when they happen. Min, max and median
+scan the account's live edges, O(degree), only when asked for.
+
+`VertexStatsStream` keeps all of this across batches (the drop-in's `transform` calls): per
+(account, direction) a linked list of its live edges, so inserting an edge and evicting the log's
+front cost O(1) each, and a batch costs O(batch) plus what it evicts. `vertex_stats` is the same
+stream run once over an array.
 """
 
 from __future__ import annotations
