@@ -66,6 +66,21 @@ def test_paper_configuration_any_batch(paper_stream, batch):
     assert expected[:, 6:6 + 6 * 29].sum() > 0   # patterns were found, not only zeros compared
 
 
+@pytest.fixture(scope="module")
+def dense_stream():
+    """80 accounts: scatter-gathers, temporal and length-constrained cycles (the sparse stream has none)."""
+    x = stream(600, 80, seed=5)
+    return x, snap_one_at_a_time(x, PAPER)
+
+
+@pytest.mark.parametrize("batch", [600, 128, 7, 1])
+def test_dense_stream_any_batch(dense_stream, batch):
+    x, expected = dense_stream
+    assert_features_equal(expected, ours_in_batches(x, PAPER, batch))
+    sums = [expected[:, 6 + 29 * i:6 + 29 * (i + 1)].sum() for i in range(6)] + [expected[:, 6 + 174:6 + 183].sum()]
+    assert min(sums) > 0   # every pattern was found
+
+
 @pytest.mark.parametrize("batch", [7, 1])
 def test_paper_configuration_small_batches(paper_stream, batch):
     x, expected = paper_stream
@@ -152,3 +167,25 @@ def test_moments_window_shorter_than_the_graph(paper_stream):
     x = paper_stream[0][:500]
     params = {**PAPER, "vertex_stats_tw": 2 * HOUR}
     assert_features_equal(snap_one_at_a_time(x, params), ours_in_batches(x, params, 50))
+
+
+@pytest.mark.parametrize("batch", [128, 7])
+def test_max_no_edges(dense_stream, batch):
+    """snapml's bound on the graph: after each edge, the oldest edges leave until max_no_edges are
+    left (an edge sees itself and the max_no_edges before it), for patterns and statistics alike."""
+    x = dense_stream[0]
+    params = {**PAPER, "max_no_edges": 60}
+    expected = snap_one_at_a_time(x, params)
+    patterns = slice(x.shape[1], x.shape[1] + 6 * 29 + 9)
+    assert (expected[:, patterns] != snap_one_at_a_time(x, PAPER)[:, patterns]).any()   # the bound binds on patterns
+    assert_features_equal(expected, ours_in_batches(x, params, batch))
+    with pytest.raises(BlazingError, match="cannot be zero"):
+        GraphFeaturePreprocessor().set_params({"max_no_edges": 0})
+
+
+def test_max_no_edges_with_parallel_edges():
+    """12 accounts: many parallel edges, so the first window edge to a neighbour is often one the
+    bound has already evicted (the neighbour-sorted view must forget it too)."""
+    x = stream(300, 12, seed=5)
+    params = {**PAPER, "max_no_edges": 40}
+    assert_features_equal(snap_one_at_a_time(x, params), ours_in_batches(x, params, 128))

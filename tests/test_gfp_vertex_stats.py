@@ -14,7 +14,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from blazingaml.gfp.vertex_stats import PER_COLUMN, SNAPML_MIN_RELATIVE_VAR, vertex_stats
+from blazingaml.gfp.vertex_stats import PER_COLUMN, SNAPML_MIN_RELATIVE_VAR, VertexStatsStream, vertex_stats
 
 from .strategies import BASE_TS
 
@@ -142,3 +142,21 @@ def test_stable_where_snapml_is_not():
     x = np.column_stack([[1, 2], [0, 0], [1, 2], ts]).astype(np.float64)
     snap = snap_blocks(x, {"time_window": 3600, "vertex_stats_tw": 3600, "vertex_stats_cols": [3]})
     assert snap[1, 3 + 5] != 900
+
+
+def test_batches_across_log_relayouts():
+    """VertexStatsStream fed in batches, its log dropping the evicted front and renumbering edges
+    several times, gives the blocks of the whole stream inserted at once (which never re-lays out)."""
+    rng = np.random.default_rng(3)
+    m, n = 6000, 40
+    src, dst = rng.integers(0, n, m), rng.integers(0, n, m)
+    ts = BASE_TS + 60 * np.sort(rng.integers(0, 3000, m))
+    vals = np.column_stack([ts, rng.uniform(1, 100, m)])
+    whole, graph_front, stats_front = vertex_stats(src, dst, ts, vals, 1800, 600)
+    stream = VertexStatsStream(2, 1800, 600)
+    rows = np.column_stack([src, dst, ts, vals])
+    accounts = np.column_stack([src, dst])
+    parts = [stream.append(rows[i:i + 250], accounts[i:i + 250]) for i in range(0, m, 250)]
+    assert stream.m < m / 4                     # the front was dropped, edge numbers restarted
+    assert_blocks_equal(whole, np.concatenate(parts))
+    assert (m - stream.m + stream.fronts).tolist() == [graph_front, stats_front]

@@ -4,7 +4,9 @@ Same params dict (every key, snapml's defaults, unknown keys rejected with snapm
 methods, same input layout (`[edge id, source id, target id, timestamp, raw features...]`) and output
 column order (the input, then fan-in, fan-out, degree-in, degree-out, scatter-gather, temporal-cycle and
 lc-cycle histograms, then vertex statistics). The graph patterns are `patterns/gfp` compiled with the
-params' windows and bins; vertex statistics come from `blazingaml.gfp.vertex_stats`.
+params' windows and bins, mined on an appendable graph (`blazingaml.gfp.stream_graph`) for the batch's
+edges only; vertex statistics are kept up to date edge by edge (`blazingaml.gfp.vertex_stats`). A
+`transform` costs O(batch) plus the window degree of the accounts the batch touches, not O(window).
 
 Where it differs from snapml, on purpose:
 - Results are snapml's one-edge-at-a-time results whatever the batch size. snapml's own batched
@@ -19,8 +21,10 @@ Where it differs from snapml, on purpose:
   exactly as snapml does (so an epoch-timestamp column's moments are 0, as in snapml).
 - Degree counts parallel edges separately; fan counts distinct counterparties; self-transfers count
   in the vertex statistics like any edge, and never in the pattern histograms.
+- `max_no_edges` bounds the graph as snapml's does (after each edge the oldest leave until that many
+  are left), for patterns and statistics; 0 is refused with snapml's message.
 Not supported, each refused with a clear error: timestamps that go back in time (patterns need a
-time-ordered stream), a `time_window` shorter than an enabled pattern's window, `max_no_edges`.
+time-ordered stream), a `time_window` shorter than an enabled pattern's window.
 """
 
 from __future__ import annotations
@@ -35,6 +39,7 @@ import numpy as np
 from ..dsl import ast as A
 from ..errors import BlazingError
 from . import vertex_stats as vs
+from .stream_graph import AccountNumbers, StreamGraph
 
 BINS_2_30 = list(range(2, 31))
 DEFAULT_PARAMS = {
@@ -115,8 +120,10 @@ class GraphFeaturePreprocessor:
         if graph_window <= 0:
             raise BlazingError("Time window size must be greater than zero.",
                                hint="enable a pattern or set time_window")
-        if p["max_no_edges"] is not None and p["max_no_edges"] > 0:
-            raise BlazingError("max_no_edges is not supported", hint="leave it at -1; the time window bounds the graph")
+        max_edges = _whole(p, "max_no_edges")
+        if max_edges == 0:
+            raise BlazingError("Max number of edges cannot be zero.", hint="-1 (the default) leaves the graph unbounded")
+        max_edges = max(max_edges, 0)
         self._stats_cols = sorted({int(c) for c in p["vertex_stats_cols"]}) if p["vertex_stats"] else []
         feats = {int(f) for f in p["vertex_stats_feats"]}
         if not feats <= set(range(11)):
@@ -139,10 +146,14 @@ class GraphFeaturePreprocessor:
                 if name == "lc-cycle":
                     pat = _with_cycle_length(pat, _whole(p, "lc-cycle_len"))
                 chosen.append(pat)
-        self._compiled = compile_patterns(chosen) if chosen else None
-        self._ncols = None
-        self._log = np.zeros((0, 3 + len(self._stats_cols)), np.float64)   # src, dst, ts, stats columns
-        self._stats_front = 0
+        key = tuple((name, _whole(p, f"{name}_tw"), tuple(p[f"{name}_bins"])) for name in enabled) + (
+            _whole(p, "lc-cycle_len") if p["lc-cycle"] else 0,)
+        self._graph = StreamGraph(compile_patterns(chosen), key, max(windows), max_edges) if chosen else None
+        self._accounts = AccountNumbers()
+        # the graph window's rows and per-account statistics (fan and degree are kept even when
+        # vertex statistics are off: the saved state is this window)
+        self._stats = vs.VertexStatsStream(len(self._stats_cols), graph_window, self._stats_window, self._order_stats,
+                                           vs.SNAPML_MIN_RELATIVE_VAR, max_edges or None)
 
     # -- the stream -----------------------------------------------------------------------------
     def fit(self, features, y=None) -> None:
@@ -152,47 +163,31 @@ class GraphFeaturePreprocessor:
 
     def partial_fit(self, features) -> None:
         """Insert the edges of `features` into the graph (no features computed)."""
-        batch = self._batch(features)
-        log = np.vstack([self._log, batch])
-        if len(batch):
-            self._keep(log, *self._fronts(log, len(self._log)))
+        self._insert(self._batch(features))
 
     def transform(self, features_in) -> np.ndarray:
         """Insert the edges of `features_in` one at a time and return them with their graph features."""
         x = np.asarray(features_in, dtype=np.float64)
-        batch = self._batch(x)
-        log = np.vstack([self._log, batch])
-        history = len(self._log)
-        parts = [x.reshape(len(batch), -1)]
-        accounts = np.unique(log[:, :2], return_inverse=True)[1].reshape(-1, 2)
-        if self._compiled is not None:
-            parts.append(self._pattern_features(log, accounts, history))
+        blocks = self._insert(self._batch(x))
+        parts = [x]
+        if self._graph is not None:
+            threads = max(1, int(self.params["num_threads"]))
+            parts.append(self._graph.mine(self._graph.m - len(blocks), x[:, 0], threads))
         if self.params["vertex_stats"]:
-            blocks, graph_front, stats_front = vs.vertex_stats(
-                accounts[:, 0], accounts[:, 1], log[:, 2], log[:, 3:], self._graph_window, self._stats_window,
-                self._stats_front, history, self._order_stats, vs.SNAPML_MIN_RELATIVE_VAR)
-            parts.append(blocks[:, :, self._stats_keep].reshape(len(batch), -1))
-        else:
-            graph_front, stats_front = self._fronts(log, history)
-        if len(batch):
-            self._keep(log, graph_front, stats_front)
-        return np.hstack(parts)
+            parts.append(blocks[:, :, self._stats_keep].reshape(len(blocks), -1))
+        return np.concatenate(parts, axis=1, dtype=np.float64)
 
     def fit_transform(self, features_in, y=None) -> np.ndarray:
         """Features of `features_in` fed as a stream to an empty graph (see the module doc)."""
         self._configure()
         return self.transform(features_in)
 
-    def _pattern_features(self, log: np.ndarray, accounts: np.ndarray, history: int) -> np.ndarray:
-        from ..graph import TemporalGraph
-        from ..runtime import mine_graph
-
-        graph = TemporalGraph.from_arrays(accounts[:, 0], accounts[:, 1], log[:, 2].astype(np.int64),
-                                          tx_id=np.arange(len(log)))
-        if self._compiled.stats is None:   # planned once, on the first window: re-planning costs more than a batch
-            self._compiled = self._compiled.for_graph(graph)
-        threads = max(1, int(self.params["num_threads"]))
-        return mine_graph(graph, self._compiled, threads=threads)[history:].astype(np.float64)
+    def _insert(self, batch: np.ndarray, history: bool = False) -> np.ndarray:
+        """Append a batch (log rows) to the pattern graph and the statistics; its vertex-statistics blocks."""
+        accounts = self._accounts.number(batch[:, :2])
+        if self._graph is not None and len(batch):
+            self._graph.append(accounts[:, 0], accounts[:, 1], batch[:, 2])
+        return self._stats.append(batch, accounts, history)
 
     def _batch(self, features) -> np.ndarray:
         """The log rows (src, dst, ts, stats columns) of an input array, checked."""
@@ -207,30 +202,19 @@ class GraphFeaturePreprocessor:
         ts = x[:, 3]
         if (ts != np.floor(ts)).any():
             raise BlazingError("timestamps must be whole numbers", hint="use integer seconds (or another whole unit)")
-        last = self._log[-1, 2] if len(self._log) else -np.inf
+        last = self._stats.rows[self._stats.m - 1, 2] if self._stats.m else -np.inf
         if len(ts) and ((ts[1:] < ts[:-1]).any() or ts[0] < last):
             raise BlazingError("timestamps go back in time", hint="feed edges in non-decreasing timestamp order")
-        return np.column_stack([x[:, 1:4], x[:, self._stats_cols]]) if len(x) else self._log[:0]
-
-    def _fronts(self, log: np.ndarray, history: int) -> tuple[int, int]:
-        """Graph and moments fronts after the last edge's eviction (the log is longer than `history`)."""
-        graph_fronts, stats_fronts = vs.eviction_fronts(log[:, 2], float(self._graph_window),
-                                                        float(self._stats_window), self._stats_front, history)
-        return int(graph_fronts[-1]), int(stats_fronts[-1])
-
-    def _keep(self, log: np.ndarray, graph_front: int, stats_front: int) -> None:
-        """Keep the edges still in the graph window, and where the moments window starts among them."""
-        self._log = np.ascontiguousarray(log[graph_front:])
-        self._stats_front = stats_front - graph_front
+        return np.column_stack([x[:, 1:4], x[:, self._stats_cols]])
 
     # -- state ----------------------------------------------------------------------------------
     def save(self, path) -> None:
         """Write params and graph to `path` (.npz, no pickle), atomically."""
         from ..io.atomic import atomic_path
 
+        log, stats_front = self._stats.window_rows()
         with atomic_path(path) as tmp, open(tmp, "wb") as f:
-            np.savez(f, params=np.array(json.dumps(self.params)), log=self._log,
-                     stats_front=np.array(self._stats_front, np.int64))
+            np.savez(f, params=np.array(json.dumps(self.params)), log=log, stats_front=np.array(stats_front, np.int64))
 
     @classmethod
     def load(cls, path) -> "GraphFeaturePreprocessor":
@@ -240,8 +224,8 @@ class GraphFeaturePreprocessor:
                 raise BlazingError(f"{path}: not a saved GraphFeaturePreprocessor")
             gfp = cls()
             gfp.set_params(json.loads(str(saved["params"])))
-            gfp._log = saved["log"].astype(np.float64)
-            gfp._stats_front = int(saved["stats_front"])
+            gfp._stats.fronts[1] = int(saved["stats_front"])
+            gfp._insert(saved["log"].astype(np.float64), history=True)   # graph, accounts and statistics, rebuilt
         return gfp
 
 

@@ -20,8 +20,13 @@ taken from the account's own values (not raw power sums, which lose every digit 
 variance); the anchor is re-set to the window's mean each time the window has turned over, when the
 mean has drifted more than DRIFT standard deviations from it, or when removing edges (an outlier
 leaving) has shrunk the sums so far that rounding would dominate them. Turnover re-anchoring is
-O(1) amortised per edge; the other two cost O(live edges) when they happen. Min, max and median scan the account's live edges, O(degree),
-only when asked for.
+O(1) amortised per edge; the other two cost O(live edges) when they happen. Min, max and median
+scan the account's live edges, O(degree), only when asked for.
+
+`VertexStatsStream` keeps all of this across batches (the drop-in's `transform` calls): per
+(account, direction) a linked list of its live edges, so inserting an edge and evicting the log's
+front cost O(1) each, and a batch costs O(batch) plus what it evicts. `vertex_stats` is the same
+stream run once over an array.
 """
 
 from __future__ import annotations
@@ -52,42 +57,28 @@ def block_width(ncols: int) -> int:
 
 
 @numba.njit(cache=True)
-def _positions(owner, nv):
-    """CSR of the edges each account owns, in insertion order; pos[j]: edge j's place in it."""
-    m = owner.shape[0]
-    ptr = np.zeros(nv + 1, np.int64)
-    for j in range(m):
-        ptr[owner[j] + 1] += 1
-    for v in range(nv):
-        ptr[v + 1] += ptr[v]
-    fill = ptr[:-1].copy()
-    edges = np.empty(m, np.int64)
-    for j in range(m):
-        edges[fill[owner[j]]] = j
-        fill[owner[j]] += 1
-    return ptr, edges
-
-
-@numba.njit(cache=True)
-def _reanchor(sums, peak, anchor, vals, edges, lo, hi, slot):
-    """Recompute one slot's shifted power sums over edges[lo:hi], anchored at their mean."""
-    c = vals.shape[1]
-    n = hi - lo
-    for col in range(c):
+def _reanchor(sums, peak, anchor, vals, nxt, d, head, n, slot):
+    """Recompute one slot's shifted power sums over its n edges from `head` on (links `nxt[:, d]`),
+    anchored at their mean."""
+    for col in range(vals.shape[1]):
         k = 0.0
+        j = head
+        for _ in range(n):
+            k += vals[j, col]
+            j = nxt[j, d]
         if n > 0:
-            for q in range(lo, hi):
-                k += vals[edges[q], col]
             k /= n
         anchor[slot, col] = k
         s1 = s2 = s3 = s4 = 0.0
-        for q in range(lo, hi):
-            d = vals[edges[q], col] - k
-            d2 = d * d
-            s1 += d
-            s2 += d2
-            s3 += d2 * d
-            s4 += d2 * d2
+        j = head
+        for _ in range(n):
+            x = vals[j, col] - k
+            x2 = x * x
+            s1 += x
+            s2 += x2
+            s3 += x2 * x
+            s4 += x2 * x2
+            j = nxt[j, d]
         sums[slot, col, 0] = s1
         sums[slot, col, 1] = s2
         sums[slot, col, 2] = s3
@@ -127,18 +118,15 @@ def _losing_digits(sums, peak, slot, n):
 
 
 @numba.njit(cache=True)
-def _block(out, vals, edges, glo, hi, slo, fan, sums, anchor, slot, order_stats, min_relative_var):
-    """Write one (account, direction) block from its live edges."""
-    degree = hi - glo
+def _block(out, vals, nxt, d, ghead, degree, n, fan, sums, anchor, slot, order_stats, min_relative_var):
+    """Write one (account, direction) block: `degree` graph-live edges from `ghead` on, the last
+    `n` of them also in the moments window."""
     if degree == 0:
         return
     out[FAN] = fan
     out[DEGREE] = degree
     out[RATIO] = degree / fan
-    n = hi - slo
-    c = vals.shape[1]
-    scratch = np.empty(degree if order_stats else 0, np.float64)
-    for col in range(c):
+    for col in range(vals.shape[1]):
         base = 3 + PER_COLUMN * col
         if n > 0:
             k = anchor[slot, col]
@@ -155,114 +143,183 @@ def _block(out, vals, edges, glo, hi, slo, fan, sums, anchor, slot, order_stats,
                 out[base + SKEW] = m3 / m2 ** 1.5
                 out[base + KURTOSIS] = m4 / (m2 * m2)
         if order_stats:
-            for q in range(glo, hi):
-                scratch[q - glo] = vals[edges[q], col]
+            scratch = np.empty(degree, np.float64)
+            j = ghead
+            for q in range(degree):
+                scratch[q] = vals[j, col]
+                j = nxt[j, d]
             out[base + MINIMUM] = scratch.min()
             out[base + MAXIMUM] = scratch.max()
             out[base + MEDIAN] = np.median(scratch)
 
 
 @numba.njit(cache=True)
-def eviction_fronts(ts, graph_window, stats_window, stats_front, first):
-    """For each edge k >= first: the first edge still in the graph log, and in the moments log, after
-    k's eviction (snapml pops the log's front while its ts < ts[k] - window). Edges before `first`
-    are all in the graph log; the moments log starts at `stats_front`. The moments front is kept
-    at or after the graph front: an edge out of the graph is out of the moments too."""
-    m = ts.shape[0]
-    graph_fronts = np.empty(m - first, np.int64)
-    stats_fronts = np.empty(m - first, np.int64)
-    gf, sf = 0, stats_front
+def _leave(j, acct, vals, nxt, heads, counts, turned, fan, sums, anchor, peak, pair, graph, moments):
+    """Edge j (the oldest of its slots) leaves the graph window and/or the moments window."""
+    for d in range(2):
+        owner, other = (acct[j, 0], acct[j, 1]) if d == 0 else (acct[j, 1], acct[j, 0])
+        slot = 2 * owner + d
+        if graph:
+            heads[slot, 0] = nxt[j, d]
+            counts[slot, 0] -= 1
+            key = (slot << 32) | other
+            left = pair[key] - 1
+            if left == 0:
+                pair.pop(key)
+                fan[slot] -= 1
+            else:
+                pair[key] = left
+        if moments:
+            heads[slot, 1] = nxt[j, d]
+            counts[slot, 1] -= 1
+            turned[slot] += 1
+            _add(sums, peak, anchor, vals, j, slot, -1.0)
+            n = counts[slot, 1]
+            if turned[slot] >= n or _losing_digits(sums, peak, slot, n):
+                _reanchor(sums, peak, anchor, vals, nxt, d, heads[slot, 1], n, slot)
+                turned[slot] = 0
+
+
+@numba.njit(cache=True)
+def _advance(acct, ts, vals, nxt, fronts, first, m, history, heads, counts, turned, fan, sums, anchor, peak, pair,
+             graph_window, stats_window, max_edges, out, order_stats, min_relative_var):
+    """Insert edges first..m-1 of the log. History edges (`history`) are inserted as they stand: all
+    inside the graph window, inside the moments window from fronts[1] on, nothing evicted or
+    emitted. Otherwise each edge is inserted, its four blocks written to out[k - first], then the
+    log's fronts evicted (snapml's one-edge-at-a-time order): the graph keeps at most `max_edges`
+    edges after an eviction, as snapml's `max_no_edges` does. Slot 2 * account + direction (0 out,
+    1 in); heads[slot] = (oldest graph edge, oldest moments edge), tails[slot] in heads[slot, 2]."""
     for k in range(first, m):
-        while gf <= k and ts[gf] < ts[k] - graph_window:
-            gf += 1
-        while sf <= k and ts[sf] < ts[k] - stats_window:
-            sf += 1
-        sf = max(sf, gf)
-        graph_fronts[k - first] = gf
-        stats_fronts[k - first] = sf
-    return graph_fronts, stats_fronts
-
-
-@numba.njit(cache=True)
-def _drop(pair, fan, slot, key):
-    pair[key] -= 1
-    if pair[key] == 0:
-        fan[slot] -= 1
-
-
-@numba.njit(cache=True)
-def _stream(acct_src, acct_dst, vals, nv, stats_front, first_out, graph_fronts, stats_fronts, order_stats,
-            min_relative_var):
-    """Blocks for edges first_out.. of the stream. The first `first_out` edges are the history: all
-    still in the graph window, those from `stats_front` on also in the moments window."""
-    m = acct_src.shape[0]
-    c = vals.shape[1]
-    out = np.zeros((m - first_out, 4, 3 + PER_COLUMN * c), np.float64)
-    # slot = 2 * account + direction (0 out, 1 in)
-    ptr_o, edges_o = _positions(acct_src, nv)
-    ptr_i, edges_i = _positions(acct_dst, nv)
-    nslot = 2 * nv
-    glo = np.empty(nslot, np.int64)      # first graph-live position in the slot's edge list
-    slo = np.empty(nslot, np.int64)      # first moments-live position
-    hi = np.empty(nslot, np.int64)       # one past the last inserted
-    for v in range(nv):
-        glo[2 * v] = slo[2 * v] = hi[2 * v] = ptr_o[v]
-        glo[2 * v + 1] = slo[2 * v + 1] = hi[2 * v + 1] = ptr_i[v]
-    turned = np.zeros(nslot, np.int64)   # moment removals since the slot's anchor was set
-    sums = np.zeros((nslot, c, 4), np.float64)
-    anchor = np.zeros((nslot, c), np.float64)
-    peak = np.zeros((nslot, c, 2), np.float64)    # largest s2, s4 since the anchor was set
-    fan = np.zeros(nslot, np.int64)
-    pair = Dict.empty(key_type=types.int64, value_type=types.int64)  # slot * nv + neighbour -> live edges
-    gf, sf = 0, stats_front
-    for k in range(m):
         for d in range(2):
-            owner, other = (acct_src[k], acct_dst[k]) if d == 0 else (acct_dst[k], acct_src[k])
+            owner, other = (acct[k, 0], acct[k, 1]) if d == 0 else (acct[k, 1], acct[k, 0])
             slot = 2 * owner + d
-            key = slot * nv + other
+            nxt[k, d] = -1
+            key = (slot << 32) | other
             seen = pair.get(key, 0)
             pair[key] = seen + 1
             if seen == 0:
                 fan[slot] += 1
-            if k < sf:                      # history already out of the moments window
-                slo[slot] += 1
-            elif hi[slot] == slo[slot]:     # empty window: anchor at this value, sums restart exactly
-                _reanchor(sums, peak, anchor, vals, edges_o if d == 0 else edges_i, hi[slot], hi[slot] + 1, slot)
+            if counts[slot, 0] == 0:
+                heads[slot, 0] = k
             else:
+                nxt[heads[slot, 2], d] = k
+            heads[slot, 2] = k
+            counts[slot, 0] += 1
+            if k < fronts[1]:                 # history already out of the moments window
+                continue
+            if counts[slot, 1] == 0:          # empty window: anchor at this value, sums restart exactly
+                heads[slot, 1] = k
+                counts[slot, 1] = 1
+                _reanchor(sums, peak, anchor, vals, nxt, d, k, 1, slot)
+            else:
+                counts[slot, 1] += 1
                 _add(sums, peak, anchor, vals, k, slot, 1.0)
-            hi[slot] += 1
-            if k >= sf and _losing_digits(sums, peak, slot, hi[slot] - slo[slot]):
-                _reanchor(sums, peak, anchor, vals, edges_o if d == 0 else edges_i, slo[slot], hi[slot], slot)
+            n = counts[slot, 1]
+            if _losing_digits(sums, peak, slot, n):
+                _reanchor(sums, peak, anchor, vals, nxt, d, heads[slot, 1], n, slot)
                 turned[slot] = 0
-        if k < first_out:
-            continue   # history: its evictions are already reflected in the fronts
-        row = k - first_out
+        if history:
+            continue
         for b in range(4):
-            slot = 2 * (acct_src[k] if b < 2 else acct_dst[k]) + b % 2
-            _block(out[row, b], vals, edges_o if b % 2 == 0 else edges_i, glo[slot], hi[slot], slo[slot],
-                   fan[slot], sums, anchor, slot, order_stats, min_relative_var)
-        for is_graph in (True, False):
-            until = graph_fronts[row] if is_graph else stats_fronts[row]
-            for j in range(gf if is_graph else sf, until):
-                for d in range(2):
-                    owner, other = (acct_src[j], acct_dst[j]) if d == 0 else (acct_dst[j], acct_src[j])
-                    slot = 2 * owner + d
-                    if is_graph:
-                        glo[slot] += 1
-                        _drop(pair, fan, slot, slot * nv + other)
-                    if j >= (sf if is_graph else gf):     # still in the moments: leaves them now
-                        slo[slot] += 1
-                        turned[slot] += 1
-                        _add(sums, peak, anchor, vals, j, slot, -1.0)
-                        n = hi[slot] - slo[slot]
-                        if turned[slot] >= n or _losing_digits(sums, peak, slot, n):
-                            _reanchor(sums, peak, anchor, vals, edges_o if d == 0 else edges_i, slo[slot], hi[slot], slot)
-                            turned[slot] = 0
-            if is_graph:
-                gf = until
-            else:
-                sf = until
-    return out
+            d = b % 2
+            slot = 2 * (acct[k, 0] if b < 2 else acct[k, 1]) + d
+            _block(out[k - first, b], vals, nxt, d, heads[slot, 0], counts[slot, 0], counts[slot, 1], fan[slot],
+                   sums, anchor, slot, order_stats, min_relative_var)
+        gf, sf = fronts[0], fronts[1]
+        while gf <= k and (ts[gf] < ts[k] - graph_window or k + 1 - gf > max_edges):
+            _leave(gf, acct, vals, nxt, heads, counts, turned, fan, sums, anchor, peak, pair, True, gf >= sf)
+            gf += 1
+        sf = max(sf, gf)
+        while sf <= k and ts[sf] < ts[k] - stats_window:
+            _leave(sf, acct, vals, nxt, heads, counts, turned, fan, sums, anchor, peak, pair, False, True)
+            sf += 1
+        fronts[0], fronts[1] = gf, sf
+
+
+@numba.njit(cache=True)
+def _renumber(nxt, heads, counts, acct, gf, m):
+    """Edge numbers shift down by gf (the log drops its evicted front): links, heads and tails of
+    the live slots, each found through the live edge it names."""
+    for j in range(gf, m):
+        for d in range(2):
+            slot = 2 * acct[j, d] + d
+            if nxt[j, d] >= 0:
+                nxt[j, d] -= gf
+            for h in range(3):
+                if heads[slot, h] == j and (h != 1 or counts[slot, 1] > 0):
+                    heads[slot, h] = j - gf
+
+
+class VertexStatsStream:
+    """Vertex statistics of a stream, kept up to date edge by edge (snapml's one-edge-at-a-time order).
+
+    Holds the rows of the graph window (`rows`: raw source, raw target, timestamp, the chosen
+    columns), their dense accounts, and per (account, direction) a linked list of its live edges
+    with its counts, fan and shifted moment sums. Appending a batch costs O(batch) plus the evicted
+    edges (and a re-anchor, O(live edges of the slot), when the module doc says); the log drops its
+    evicted front when full and doubles, amortised O(1) per edge."""
+
+    def __init__(self, ncols: int, graph_window, stats_window, order_stats=True, min_relative_var=0.0,
+                 max_edges: int | None = None):
+        self.ncols, self.graph_window, self.stats_window = ncols, float(graph_window), float(stats_window)
+        self.max_edges = np.iinfo(np.int64).max if max_edges is None else int(max_edges)
+        self.order_stats, self.min_relative_var = bool(order_stats), float(min_relative_var)
+        self.m = 0
+        self.fronts = np.zeros(2, np.int64)        # first edge in the graph window, in the moments window
+        self.rows = np.zeros((0, 3 + ncols), np.float64)
+        self.acct = np.zeros((0, 2), np.int64)
+        self.nxt = np.zeros((0, 2), np.int64)
+        self.pair = Dict.empty(key_type=types.int64, value_type=types.int64)  # slot << 32 | neighbour -> live edges
+        self._grow_slots(0)
+
+    def _grow_slots(self, accounts: int) -> None:
+        held = getattr(self, "fan", np.zeros(0)).shape[0]
+        if 2 * accounts <= held and held:
+            return
+        nslot = max(2 * accounts, 2 * held, 64)   # doubling: amortised O(1) per account
+        c = self.ncols
+        fresh = {"heads": np.zeros((nslot, 3), np.int64), "counts": np.zeros((nslot, 2), np.int64),
+                 "turned": np.zeros(nslot, np.int64), "fan": np.zeros(nslot, np.int64),
+                 "sums": np.zeros((nslot, c, 4)), "anchor": np.zeros((nslot, c)), "peak": np.zeros((nslot, c, 2))}
+        for name, array in fresh.items():
+            if held:
+                array[:held] = getattr(self, name)
+            setattr(self, name, array)
+
+    def _make_room(self, b: int) -> None:
+        """Room for b more edges: drop the evicted front, double when the live part is over half."""
+        if self.m + b <= len(self.rows):
+            return
+        gf = int(self.fronts[0])
+        _renumber(self.nxt, self.heads, self.counts, self.acct, gf, self.m)
+        live = self.m - gf
+        cap = max(2 * (live + b), 1024)
+        for name in ("rows", "acct", "nxt"):
+            old = getattr(self, name)
+            new = np.zeros((cap, old.shape[1]), old.dtype)
+            new[:live] = old[gf:self.m]
+            setattr(self, name, new)
+        self.m, self.fronts = live, self.fronts - gf
+
+    def append(self, rows: np.ndarray, accounts: np.ndarray, history: bool = False) -> np.ndarray:
+        """Insert `rows` (raw source, raw target, timestamp, columns) with their dense `accounts`;
+        blocks [batch, 4, block_width] (history: inserted as it stands, nothing emitted)."""
+        b = len(rows)
+        self._make_room(b)
+        self._grow_slots(int(accounts.max(initial=-1)) + 1)
+        first = self.m
+        self.rows[first:first + b], self.acct[first:first + b] = rows, accounts
+        self.m += b
+        out = np.zeros((0 if history else b, 4, block_width(self.ncols)), np.float64)
+        _advance(self.acct, self.rows[:, 2], self.rows[:, 3:], self.nxt, self.fronts, first, self.m, history,
+                 self.heads, self.counts, self.turned, self.fan, self.sums, self.anchor, self.peak, self.pair,
+                 self.graph_window, self.stats_window, self.max_edges, out, self.order_stats, self.min_relative_var)
+        return out
+
+    def window_rows(self) -> tuple[np.ndarray, int]:
+        """The graph window's rows and where the moments window starts among them."""
+        gf = int(self.fronts[0])
+        return self.rows[gf:self.m].copy(), int(self.fronts[1]) - gf
 
 
 def vertex_stats(acct_src, acct_dst, ts, vals, graph_window, stats_window, stats_front=0, history=0,
@@ -273,18 +330,15 @@ def vertex_stats(acct_src, acct_dst, ts, vals, graph_window, stats_window, stats
     insertion order. The first `history` edges are replayed, not emitted: all of them inside the graph
     window, those from `stats_front` on inside the moments window. `order_stats=False` leaves min,
     max and median at 0 (they cost O(degree) per edge). A variance below `min_relative_var * mean^2`
-is reported as 0, with its skew and kurtosis (snapml does so below SNAPML_MIN_RELATIVE_VAR). Returns (blocks, graph_front, stats_front):
-    the first edge still in each window after the last edge's eviction."""
-    acct_src = np.ascontiguousarray(acct_src, np.int64)
-    acct_dst = np.ascontiguousarray(acct_dst, np.int64)
-    ts = np.ascontiguousarray(ts, np.float64)
-    nv = int(max(acct_src.max(initial=-1), acct_dst.max(initial=-1))) + 1
-    vals = np.ascontiguousarray(vals, np.float64)
+    is reported as 0, with its skew and kurtosis (snapml does so below SNAPML_MIN_RELATIVE_VAR). Returns
+    (blocks, graph_front, stats_front): the first edge still in each window after the last edge's eviction."""
+    accounts = np.column_stack([np.asarray(acct_src, np.int64), np.asarray(acct_dst, np.int64)])
+    vals = np.asarray(vals, np.float64)
     vals = vals[:, None] if vals.ndim == 1 else vals
-    graph_fronts, stats_fronts = eviction_fronts(ts, float(graph_window), float(stats_window), int(stats_front),
-                                                 int(history))
-    blocks = _stream(acct_src, acct_dst, vals, nv, int(stats_front), int(history), graph_fronts, stats_fronts,
-                     bool(order_stats), float(min_relative_var))
-    if len(graph_fronts) == 0:
-        return blocks, 0, int(stats_front)
-    return blocks, int(graph_fronts[-1]), int(stats_fronts[-1])
+    rows = np.column_stack([accounts, np.asarray(ts, np.float64), vals])
+    stream = VertexStatsStream(vals.shape[1], graph_window, stats_window, order_stats, min_relative_var)
+    stream.fronts[1] = int(stats_front)
+    stream.append(rows[:history], accounts[:history], history=True)
+    blocks = stream.append(rows[history:], accounts[history:])
+    dropped = len(rows) - stream.m    # edges the log let go to make room
+    return blocks, dropped + int(stream.fronts[0]), dropped + int(stream.fronts[1])
