@@ -152,7 +152,10 @@ class _Generator:
         if kind == "abs":
             return A.Call(func="abs", arg=self.number(scope, depth - 1))
         op = self.c.choice(("+", "-", "*", "/"))
-        return A.Binary(op=op, left=self.number(scope, depth - 1), right=self.number(scope, depth - 1))
+        left, right = self.number(scope, depth - 1), self.number(scope, depth - 1)
+        if op == "/" and isinstance(right, A.Number) and right.value == 0:
+            right = A.Number(value=1.0)   # the checker refuses a literal zero divisor (tested on its own)
+        return A.Binary(op=op, left=left, right=right)
 
     def node(self, scope: Scope) -> A.Expr:
         edges = scope.of(EDGE) + (["edge"] if scope.in_path_condition else [])
