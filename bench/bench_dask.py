@@ -1,6 +1,7 @@
 """Dask engine vs the single-process engine: mining the pattern library on one world.
 
     python bench/bench_dask.py --scale 0.02 [--partition-days 2] [--library gfp typologies]
+    python bench/bench_dask.py --input tx.parquet --library gfp/fan.pattern gfp/cycles.pattern
 
 Runs, each on a fresh world file and with kernels already in the cache: the single-process
 engine (numba, all cores), then `mine_distributed` on a LocalCluster of 1 worker (all cores) and
@@ -28,7 +29,9 @@ def main() -> None:
     ap.add_argument("--scale", type=float, default=0.02)
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--partition-days", type=float, default=2.0, help="core days per partition")
-    ap.add_argument("--library", nargs="+", default=["gfp", "typologies"], help="folders of patterns/ to mine")
+    ap.add_argument("--library", nargs="+", default=["gfp", "typologies"],
+                    help="folders or files of patterns/ to mine")
+    ap.add_argument("--input", help="a normalised Parquet file to mine instead of a generated world")
     ap.add_argument("--work", default=str(ROOT / "data" / "generated" / "bench-dask"))
     args = ap.parse_args()
 
@@ -45,7 +48,7 @@ def main() -> None:
     from blazingaml.time_partitions import bytes_per_row
 
     work = Path(args.work)
-    tx = work / "tx.parquet"
+    tx = Path(args.input) if args.input else work / "tx.parquet"
     if not tx.exists():
         files = generate(work, scale=args.scale, seed=args.seed)
         convert_trans_csv(files.trans, tx)
@@ -96,7 +99,7 @@ def main() -> None:
                                        * bytes_per_row(columns) / 2**30, 1),
         "read_rows": round(read_rows),
         "hours_on_n_machines": {n: round(read_rows * measured / (2 * n) / 3600, 2) for n in (1, 4, 16, 64)}}
-    print(save("dask-" + "-".join(args.library), results))
+    print(save("dask-" + "-".join(n.replace("/", "_") for n in args.library), results))
     print({k: v for k, v in results.items() if k not in ("dask_1_workers", "dask_2_workers")})
     for k in ("dask_1_workers", "dask_2_workers"):
         print(k, {a: b for a, b in results[k].items() if a != "per_partition"})
