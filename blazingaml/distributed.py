@@ -31,6 +31,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .distributed_input import TransactionFiles, load_key_table, parquet_file, transaction_files
 from .errors import BlazingError, SchemaError
 from .time_partitions import MINUTE, TimePartition, bytes_per_row, plan_partitions
 
@@ -52,28 +53,35 @@ def _overlapping_groups(meta, lo: int, hi: int) -> list[int]:
     return groups
 
 
-def minute_counts(path: str, groups: list[int]) -> tuple[np.ndarray, np.ndarray]:
-    """Rows per minute of `ts` in row groups `groups` (a worker task: reads one column)."""
-    import pyarrow.parquet as pq
-
-    ts = pq.ParquetFile(path).read_row_groups(groups, columns=["ts"]).column("ts").to_numpy()
+def minute_counts(inputs: TransactionFiles, index: int, groups: list[int]) -> tuple[np.ndarray, np.ndarray]:
+    """Rows per minute of `ts` in row groups `groups` of the `index`-th input file (a worker
+    task: reads one column)."""
+    with parquet_file(inputs, index) as pf:
+        ts = pf.read_row_groups(groups, columns=["ts"]).column("ts").to_numpy()
     return np.unique(ts - ts % MINUTE, return_counts=True)
 
 
-def read_partition(path: str, part: TimePartition, accounts):
+def read_partition(path, part: TimePartition, accounts):
     """(the partition's rows with their halos, in file order; mask of its core rows), read on a
-    worker from the row groups whose `ts` statistics meet the read range."""
+    worker from the row groups whose `ts` statistics meet the read range (`path`: a Parquet
+    file, or the `TransactionFiles` of many)."""
+    import pyarrow as pa
     import pyarrow.compute as pc
-    import pyarrow.parquet as pq
 
     from .io.transactions import check_table
 
-    pf = pq.ParquetFile(path)
-    table = pf.read_row_groups(_overlapping_groups(pf.metadata, part.read_start, part.read_stop))
+    inputs = transaction_files(path)
+    pieces = []
+    for index in range(len(inputs.files)):
+        with parquet_file(inputs, index) as pf:
+            groups = _overlapping_groups(pf.metadata, part.read_start, part.read_stop)
+            if groups:
+                pieces.append(pf.read_row_groups(groups))
+    table = pa.concat_tables(pieces)
     ts = table.column("ts")
     table = table.filter(pc.and_(pc.greater_equal(ts, part.read_start), pc.less(ts, part.read_stop)))
     try:
-        check_table(Path(path), table, accounts)
+        check_table(Path(inputs.source), table, accounts)
     except SchemaError as exc:   # its row number counts the rows this partition read
         raise SchemaError(f"{exc} (row numbered among the rows with ts in [{part.read_start}, {part.read_stop}))",
                           exc.hint) from None
@@ -92,7 +100,7 @@ def write_part(table, out_dir: str, part: TimePartition) -> None:
     os.replace(tmp, target)
 
 
-def mine_partition(path: str, part: TimePartition, accounts, patterns, out_dir: str, mode: str, backend: str,
+def mine_partition(path, part: TimePartition, accounts, patterns, out_dir: str, mode: str, backend: str,
                    threads: int | None, max_work: int, on_work_limit: str) -> dict:
     """Mine one partition on a worker; write its core rows' features (`features.mine_table`)."""
     from .features import mine_table
@@ -106,7 +114,7 @@ def mine_partition(path: str, part: TimePartition, accounts, patterns, out_dir: 
             "mine_seconds": mined.seconds, "seconds": time.perf_counter() - t0}
 
 
-def score_partition(path: str, part: TimePartition, accounts, patterns, out_dir: str, model_dir: str,
+def score_partition(path, part: TimePartition, accounts, patterns, out_dir: str, model_dir: str,
                     backend: str, threads: int | None) -> dict:
     """Score one partition's core rows on a worker (its halo is their look-back); write them with
     `score` and `alert` as `pipeline.score` does."""
@@ -155,7 +163,8 @@ def part_names(directory: Path) -> list[str]:
 def mine_distributed(client, path, patterns, output, mode: str = "closing", backend: str = "numba",
                      threads: int | None = None, max_work: int = 2_000_000, on_work_limit: str = "flag",
                      memory_per_worker: int | None = None, max_rows: int | None = None) -> DistributedRun:
-    """Mine `patterns` on the normalised Parquet file `path` with the Dask cluster of `client`;
+    """Mine `patterns` on the normalised Parquet input `path` (a file, or many: `run_partitions`)
+    with the Dask cluster of `client`;
     write the features as a directory of Parquet parts at `output`.
 
     The rows are those of the single-process engine (`features.mine_table`), one per transaction,
@@ -173,7 +182,7 @@ def mine_distributed(client, path, patterns, output, mode: str = "closing", back
 
 def score_distributed(client, model_dir, path, patterns, output, backend: str = "numba", threads: int | None = None,
                       memory_per_worker: int | None = None, max_rows: int | None = None) -> DistributedRun:
-    """Score every transaction of the Parquet file `path` with the model in `model_dir`, each
+    """Score every transaction of the Parquet input `path` (a file, or many) with the model in `model_dir`, each
     partition on a worker with its halo as look-back; the rows are those of `pipeline.score`
     (input columns, `score`, `alert`), written as a directory of Parquet parts at `output`."""
     from .models import load_model
@@ -190,40 +199,38 @@ def score_distributed(client, model_dir, path, patterns, output, backend: str = 
 
 def run_partitions(client, path, output, before: int, after: int, max_rows: int, task, patterns,
                    *task_args, identity: str = "") -> DistributedRun:
-    """Plan time partitions of the Parquet file `path` from its per-minute counts (gathered by
-    the workers) and run `task(path, partition, accounts, patterns, out_dir, *task_args)` for
-    each on the cluster; the output directory appears when every partition is written.
+    """Plan time partitions of the input `path` (a normalised Parquet file, a directory or glob
+    of them, or an fsspec URL of those: `distributed_input`) from its per-minute counts
+    (gathered by the workers) and run `task(files, partition, accounts, patterns, out_dir,
+    *task_args)` for each on the cluster; the output directory appears when every partition is
+    written.
 
     Parts are staged in `.OUTPUT.<run key>.parts` beside the output, the key naming the input
-    file (path, size, modification time), the patterns' meaning, the task and its arguments,
+    files (paths, sizes, modification times), the patterns' meaning, the task and its arguments,
     `identity` and the plan: a run interrupted before its commit (the client killed, say) leaves
     its finished parts there, and the same run started again mines only the others."""
     import pyarrow.parquet as pq
 
     from .io.atomic import atomic_directory
-    from .io.transactions import check_table, load_accounts_for
+    from .io.transactions import check_table
     from .ir.lower import lower
 
     t0 = time.perf_counter()
-    path = Path(path).resolve()
-    if not path.exists():
-        raise SchemaError(f"{path}: no such file")
-    if path.suffix.lower() != ".parquet":
-        raise SchemaError(f"{path}: the dask engine reads normalised Parquet",
-                          hint=f"convert IBM CSVs first: blazingaml convert {path.name} --out FILE.parquet")
-    meta = pq.read_metadata(path)
-    check_table(path, meta.schema.to_arrow_schema().empty_table(), None)
-    accounts = load_accounts_for(path)
-    groups = _row_group_batches(meta)
-    if not groups:
-        raise SchemaError(f"{path}: holds no transactions")
-    histograms = client.gather(client.map(minute_counts, [str(path)] * len(groups), groups, pure=False))
+    inputs = transaction_files(path)
+    batches = []
+    for index, f in enumerate(inputs.files):
+        with parquet_file(inputs, index) as pf:
+            check_table(Path(f), pf.schema_arrow.empty_table(), None)
+            batches += [(index, groups) for groups in _row_group_batches(pf.metadata)]
+    accounts = load_key_table(inputs)
+    if not batches:
+        raise SchemaError(f"{inputs.source}: holds no transactions")
+    histograms = client.gather(client.map(minute_counts, [inputs] * len(batches), *zip(*batches), pure=False))
     minutes, inverse = np.unique(np.concatenate([m for m, _ in histograms]), return_inverse=True)
     counts = np.bincount(inverse, weights=np.concatenate([c for _, c in histograms])).astype(np.int64)
     parts = plan_partitions(minutes, counts, before, after, max_rows)
 
-    stat = path.stat()
-    key = hashlib.sha256(repr((str(path), stat.st_size, stat.st_mtime_ns, [lower(p).digest() for p in patterns],
+    key = hashlib.sha256(repr((inputs.identity, [lower(p).digest() for p in patterns],
                                task.__name__, task_args, identity, parts)).encode()).hexdigest()[:16]
     output = Path(output)
     staging = output.with_name(f".{output.name}.{key}.parts")
@@ -231,7 +238,7 @@ def run_partitions(client, path, output, before: int, after: int, max_rows: int,
     done = set(part_names(staging))
     todo = [part for part in parts if part.part_name not in done]
     shared_accounts, shared_patterns = client.scatter([accounts, list(patterns)], broadcast=True)
-    futures = [client.submit(task, str(path), part, shared_accounts, shared_patterns, str(staging), *task_args,
+    futures = [client.submit(task, inputs, part, shared_accounts, shared_patterns, str(staging), *task_args,
                              pure=False) for part in todo]
     results = client.gather(futures)
     results += [{"index": part.index, "rows": pq.read_metadata(staging / part.part_name).num_rows, "halo_rows": 0,

@@ -33,8 +33,9 @@ from pathlib import Path
 
 import numpy as np
 
-from .distributed import read_partition, run_partitions, write_part, _budget_rows
-from .errors import BlazingError, SchemaError
+from .distributed import _budget_rows, read_partition, run_partitions, write_part
+from .distributed_input import parquet_file, transaction_files
+from .errors import BlazingError
 from .pipeline.feature_table import BATCH_ROWS, build_features
 from .pipeline.train import MAX_TRAIN_ROWS, best_threshold, check_attempts, model_metadata
 from .progress import log
@@ -183,14 +184,17 @@ def mined_features(client, path, patterns, beside, backend: str = "numba", threa
     from .pipeline.feature_table import RAW_FEATURES
     from .runtime import compile_patterns
 
-    if Path(path).is_file() and "label" not in pq.read_schema(path).names:
-        raise BlazingError(f"{path}: training and evaluation need labels: the input has no 'label' column")
+    inputs = transaction_files(path)
+    with parquet_file(inputs, 0) as first:
+        if "label" not in first.schema_arrow.names:
+            raise BlazingError(f"{inputs.files[0]}: training and evaluation need labels: the input has no 'label' "
+                               f"column")
     pattern_columns = list(compile_patterns(patterns, mode="closing").columns) if patterns else []
     names = RAW_FEATURES + pattern_columns
     window = max((p.window_seconds for p in patterns), default=0)
     beside = Path(beside)
     features = beside.with_name(f".{beside.name}.features")
-    run = run_partitions(client, path, features, window, 0,
+    run = run_partitions(client, inputs, features, window, 0,
                          max_rows or _budget_rows(client, memory_per_worker, len(names)),
                          feature_partition, patterns, backend, threads, attempts)
     try:
