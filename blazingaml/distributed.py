@@ -31,7 +31,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .distributed_input import TransactionFiles, load_key_table, parquet_file, transaction_files
+from .distributed_input import TransactionFiles, load_key_table, normalised_files, parquet_file, transaction_files
 from .errors import BlazingError, SchemaError
 from .time_partitions import MINUTE, TimePartition, bytes_per_row, plan_partitions
 
@@ -162,7 +162,8 @@ def part_names(directory: Path) -> list[str]:
 
 def mine_distributed(client, path, patterns, output, mode: str = "closing", backend: str = "numba",
                      threads: int | None = None, max_work: int = 2_000_000, on_work_limit: str = "flag",
-                     memory_per_worker: int | None = None, max_rows: int | None = None) -> DistributedRun:
+                     memory_per_worker: int | None = None, max_rows: int | None = None,
+                     columns: dict | None = None) -> DistributedRun:
     """Mine `patterns` on the normalised Parquet input `path` (a file, or many: `run_partitions`)
     with the Dask cluster of `client`;
     write the features as a directory of Parquet parts at `output`.
@@ -173,15 +174,16 @@ def mine_distributed(client, path, patterns, output, mode: str = "closing", back
     `memory_per_worker` bytes hold, by default half the smallest worker's memory limit)."""
     from .runtime import compile_patterns
 
-    columns = len(compile_patterns(patterns, mode=mode).columns)   # checks mode and patterns on the client
+    n_columns = len(compile_patterns(patterns, mode=mode).columns)   # checks mode and patterns on the client
     window = max((p.window_seconds for p in patterns), default=0)
     return run_partitions(client, path, output, window, window if mode == "participation" else 0,
-                          max_rows or _budget_rows(client, memory_per_worker, columns),
-                          mine_partition, patterns, mode, backend, threads, max_work, on_work_limit)
+                          max_rows or _budget_rows(client, memory_per_worker, n_columns),
+                          mine_partition, patterns, mode, backend, threads, max_work, on_work_limit, columns=columns)
 
 
 def score_distributed(client, model_dir, path, patterns, output, backend: str = "numba", threads: int | None = None,
-                      memory_per_worker: int | None = None, max_rows: int | None = None) -> DistributedRun:
+                      memory_per_worker: int | None = None, max_rows: int | None = None,
+                      columns: dict | None = None) -> DistributedRun:
     """Score every transaction of the Parquet input `path` (a file, or many) with the model in `model_dir`, each
     partition on a worker with its halo as look-back; the rows are those of `pipeline.score`
     (input columns, `score`, `alert`), written as a directory of Parquet parts at `output`."""
@@ -194,29 +196,36 @@ def score_distributed(client, model_dir, path, patterns, output, backend: str = 
     return run_partitions(client, path, output, window, 0,
                           max_rows or _budget_rows(client, memory_per_worker, len(meta["features"])),
                           score_partition, patterns, str(Path(model_dir).resolve()), backend, threads,
-                          identity=_directory_digest(Path(model_dir)))
+                          identity=_directory_digest(Path(model_dir)), columns=columns)
 
 
 def run_partitions(client, path, output, before: int, after: int, max_rows: int, task, patterns,
-                   *task_args, identity: str = "") -> DistributedRun:
-    """Plan time partitions of the input `path` (a normalised Parquet file, a directory or glob
-    of them, or an fsspec URL of those: `distributed_input`) from its per-minute counts
-    (gathered by the workers) and run `task(files, partition, accounts, patterns, out_dir,
-    *task_args)` for each on the cluster; the output directory appears when every partition is
-    written.
+                   *task_args, identity: str = "", columns: dict | None = None) -> DistributedRun:
+    """Plan time partitions of the input `path` (a file, a directory or glob of files, or an
+    fsspec URL of those: `distributed_input`; normalised Parquet as it is, other inputs and
+    those read through the `columns` mapping normalised on the workers first) from its
+    per-minute counts (gathered by the workers) and run `task(files, partition, accounts,
+    patterns, out_dir, *task_args)` for each on the cluster; the output directory appears when
+    every partition is written.
 
     Parts are staged in `.OUTPUT.<run key>.parts` beside the output, the key naming the input
     files (paths, sizes, modification times), the patterns' meaning, the task and its arguments,
     `identity` and the plan: a run interrupted before its commit (the client killed, say) leaves
     its finished parts there, and the same run started again mines only the others."""
+    t0 = time.perf_counter()
+    output = Path(output)
+    with normalised_files(client, path, columns, output.with_name(f".{output.name}.normalised")) as inputs:
+        return _run_partitions(client, inputs, output, before, after, max_rows, task, patterns, task_args, identity, t0)
+
+
+def _run_partitions(client, inputs: TransactionFiles, output: Path, before, after, max_rows, task, patterns,
+                    task_args, identity, t0) -> DistributedRun:
     import pyarrow.parquet as pq
 
     from .io.atomic import atomic_directory
     from .io.transactions import check_table
     from .ir.lower import lower
 
-    t0 = time.perf_counter()
-    inputs = transaction_files(path)
     batches = []
     for index, f in enumerate(inputs.files):
         with parquet_file(inputs, index) as pf:
@@ -232,7 +241,6 @@ def run_partitions(client, path, output, before: int, after: int, max_rows: int,
 
     key = hashlib.sha256(repr((inputs.identity, [lower(p).digest() for p in patterns],
                                task.__name__, task_args, identity, parts)).encode()).hexdigest()[:16]
-    output = Path(output)
     staging = output.with_name(f".{output.name}.{key}.parts")
     staging.mkdir(parents=True, exist_ok=True)
     done = set(part_names(staging))

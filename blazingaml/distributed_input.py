@@ -1,11 +1,16 @@
-"""Inputs of the Dask engine: one normalised Parquet file, or many (a directory or a glob), local or behind an fsspec URL.
+"""Inputs of the Dask engine: one file or many (a directory or a glob), local or behind an fsspec URL.
 
 Every worker opens the files itself (through fsspec for a URL such as `s3://bucket/tx/` or
-`file:///data/tx/`), so no transaction passes through the client. The files of one input share
-one account key table (their `src`/`dst` index it): beside a file `tx.parquet` it is
-`tx.accounts.parquet`, as `blazingaml convert` writes it; beside a directory `tx/` (or the
-directory holding a glob's files) it is `tx.accounts.parquet`. Files are read in the order of
-their sorted paths; timestamp ties across files keep that order, as in their concatenation.
+`file:///data/tx/`), so no transaction passes through the client. Files are read in the order of
+their sorted paths: the input is their concatenation (timestamp ties across files keep that order).
+
+Normalised Parquet files (`blazingaml convert`) share one account key table (their `src`/`dst`
+index it): beside a file `tx.parquet` it is `tx.accounts.parquet`; beside a directory `tx/` (or
+the directory holding a glob's files) it is `tx.accounts.parquet`. Other inputs (IBM Trans.csv
+files, Parquet files in the IBM schema or read through a `--columns` mapping) are normalised on
+the workers first (`normalised_files`): each worker lists its file's accounts in order of first
+appearance, the client numbers them in file order (one key table, as one process numbers the
+concatenation), then each worker writes its file normalised, with global accounts and `tx_id`s.
 """
 
 from __future__ import annotations
@@ -59,8 +64,9 @@ def transaction_files(source) -> TransactionFiles:
     fs = filesystem
     is_dir = fs.isdir(text) if fs is not None else os.path.isdir(text)
     if is_dir:
-        files = fs.glob(f"{text.rstrip('/')}/**/*.parquet") if fs is not None else \
-            globbing.glob(os.path.join(text, "**", "*.parquet"), recursive=True)
+        files = [f for pattern in ("*.parquet", "*.csv") for f in (
+            fs.glob(f"{text.rstrip('/')}/**/{pattern}") if fs is not None else
+            globbing.glob(os.path.join(text, "**", pattern), recursive=True))]
         holder = text.rstrip("/")
     elif globbing.has_magic(text):
         files = fs.glob(text) if fs is not None else globbing.glob(text)
@@ -74,13 +80,12 @@ def transaction_files(source) -> TransactionFiles:
         files, holder = [text], None
     files = sorted(str(f) for f in files if not str(f).endswith(".accounts.parquet"))
     if not files:
-        raise SchemaError(f"{source}: holds no Parquet files", hint="give a .parquet file, a directory of them, "
-                                                                    "or a glob such as 'tx/*.parquet'")
+        raise SchemaError(f"{source}: holds no Parquet or CSV files",
+                          hint="give a .parquet or .csv file, a directory of them, or a glob such as 'tx/*.parquet'")
     for f in files:
-        if not f.lower().endswith(".parquet"):
-            raise SchemaError(f"{f}: the dask engine reads normalised Parquet",
-                              hint=f"convert IBM CSVs first: blazingaml convert {PurePosixPath(f).name} "
-                                   f"--out FILE.parquet")
+        if not f.lower().endswith((".parquet", ".csv")):
+            raise SchemaError(f"{f}: the dask engine reads Parquet files or IBM Trans.csv files",
+                              hint="give .parquet or .csv files, a directory of them, or a glob")
     if holder is None:
         accounts = str(PurePosixPath(files[0]).with_name(PurePosixPath(files[0]).stem + ".accounts.parquet"))
     else:
@@ -134,3 +139,113 @@ def parquet_file(inputs: TransactionFiles, index: int):
 
     with inputs.open(inputs.files[index]) as fh:
         yield pq.ParquetFile(fh)
+
+
+def read_user_file(inputs: TransactionFiles, index: int):
+    """The `index`-th file as the user wrote it: an IBM Trans.csv (keys as text, as written), or
+    a Parquet table."""
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+    import pyarrow.parquet as pq
+
+    from .io.user_tables import IBM_COLUMNS
+
+    path = inputs.files[index]
+    with inputs.open(path) as fh:
+        if not path.lower().endswith(".csv"):
+            return pq.read_table(fh)
+        text = [IBM_COLUMNS[f] for f in ("src_bank", "src", "dst_bank", "dst", "ts")]
+        return pacsv.read_csv(fh, read_options=pacsv.ReadOptions(column_names=list(IBM_COLUMNS.values()),
+                                                                skip_rows=1),
+                              convert_options=pacsv.ConvertOptions(column_types={c: pa.string() for c in text}))
+
+
+def _mapping_of(table, columns, source: str) -> dict:
+    from .io.transactions import user_transactions
+    from .io.user_tables import ibm_mapping
+
+    mapping = columns or ibm_mapping(table)
+    if mapping is None:
+        user_transactions(table, None, source)    # raises its error naming the columns found
+    return mapping
+
+
+def file_accounts(inputs: TransactionFiles, index: int, columns) -> tuple:
+    """(key table of the accounts of the `index`-th file in order of first appearance, its rows):
+    a worker task."""
+    from .io.user_tables import account_keys
+
+    table = read_user_file(inputs, index)
+    return account_keys(table, _mapping_of(table, columns, inputs.files[index]), inputs.files[index]), table.num_rows
+
+
+def normalise_file(inputs: TransactionFiles, index: int, columns, accounts, first_tx_id: int, out_dir: str) -> None:
+    """Write the `index`-th file normalised with the input's account numbering (`accounts`, an
+    `AccountIndex` holding every account) and tx_ids from `first_tx_id`: a worker task."""
+    import os
+
+    import pyarrow.parquet as pq
+
+    from .io.user_tables import normalise_table
+
+    table = read_user_file(inputs, index)
+    normalised, _ = normalise_table(table, _mapping_of(table, columns, inputs.files[index]), inputs.files[index],
+                                    index=accounts, first_tx_id=first_tx_id)
+    target = os.path.join(out_dir, f"part-{index:05d}.parquet")
+    pq.write_table(normalised, target + ".tmp")
+    os.replace(target + ".tmp", target)
+
+
+def is_normalised(inputs: TransactionFiles, columns) -> bool:
+    """Whether the input's files are normalised Parquet (read as they are) rather than files to
+    normalise first (CSV, the IBM schema, or a `columns` mapping)."""
+    import pyarrow.parquet as pq
+
+    from .io.transactions import REQUIRED
+
+    if columns or any(f.lower().endswith(".csv") for f in inputs.files):
+        return False
+    with inputs.open(inputs.files[0]) as fh:
+        return set(REQUIRED) <= set(pq.read_schema(fh).names)
+
+
+@contextlib.contextmanager
+def normalised_files(client, source, columns, staging):
+    """The `TransactionFiles` of `source` in normalised form: itself when it is normalised
+    Parquet, otherwise its files normalised on the workers into the directory `staging` (with
+    their key table beside it), removed afterwards. Its identity is the source's, so a run that
+    resumes finds the parts it staged."""
+    import dataclasses
+    import hashlib
+    import shutil
+    from pathlib import Path
+
+    import numpy as np
+    import pyarrow.parquet as pq
+
+    from .io.accounts import AccountIndex
+
+    inputs = transaction_files(source)
+    if is_normalised(inputs, columns):
+        yield inputs
+        return
+    staging = Path(staging)
+    shutil.rmtree(staging, ignore_errors=True)
+    staging.mkdir(parents=True)
+    try:
+        n = len(inputs.files)
+        listed = client.gather(client.map(file_accounts, [inputs] * n, range(n), [columns] * n, pure=False))
+        accounts = AccountIndex()
+        for keys, _ in listed:       # in file order: first appearance in the concatenation
+            accounts.lookup_pairs(keys["bank"], keys["account_id"], keys["bank"], keys["account_id"])
+        first_tx_ids = np.concatenate([[0], np.cumsum([rows for _, rows in listed])])[:-1].tolist()
+        [shared] = client.scatter([accounts], broadcast=True, hash=False)
+        client.gather(client.map(normalise_file, [inputs] * n, range(n), [columns] * n, [shared] * n,
+                                 first_tx_ids, [str(staging)] * n, pure=False))
+        normalised = transaction_files(staging)
+        pq.write_table(accounts.table(), normalised.accounts)
+        identity = hashlib.sha256(repr((inputs.identity, columns)).encode()).hexdigest()
+        yield dataclasses.replace(normalised, source=inputs.source, identity=identity)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+        Path(f"{staging}.accounts.parquet").unlink(missing_ok=True)

@@ -34,7 +34,7 @@ from pathlib import Path
 import numpy as np
 
 from .distributed import _budget_rows, read_partition, run_partitions, write_part
-from .distributed_input import parquet_file, transaction_files
+from .distributed_input import transaction_files
 from .errors import BlazingError
 from .pipeline.feature_table import BATCH_ROWS, build_features
 from .pipeline.train import MAX_TRAIN_ROWS, best_threshold, check_attempts, model_metadata
@@ -53,6 +53,9 @@ def feature_partition(path: str, part, accounts, patterns, out_dir: str, backend
     from .pipeline.train import attempt_labels
 
     table, core = read_partition(path, part, accounts)
+    if "label" not in table.column_names:
+        raise BlazingError(f"{transaction_files(path).source}: training and evaluation need labels: the input has no labels "
+                           f"('Is Laundering', or a column mapped to 'label')")
     ft = build_features(table, accounts, patterns, backend=backend, threads=threads)
     tx_id, rows = table.column("tx_id").to_numpy(), np.flatnonzero(core)
     rows = rows[np.lexsort((tx_id[rows], ft.ts[rows]))]
@@ -174,7 +177,7 @@ class FeatureParts:
 
 @contextlib.contextmanager
 def mined_features(client, path, patterns, beside, backend: str = "numba", threads: int | None = None, attempts=None,
-                   memory_per_worker: int | None = None, max_rows: int | None = None):
+                   memory_per_worker: int | None = None, max_rows: int | None = None, columns: dict | None = None):
     """Mine the labelled transactions at `path` into feature parts in a directory beside `beside`
     (the model or report directory), yield their `FeatureParts`, and remove them afterwards. An
     interrupted run leaves its finished parts staged (`distributed.run_partitions`): the same
@@ -184,19 +187,14 @@ def mined_features(client, path, patterns, beside, backend: str = "numba", threa
     from .pipeline.feature_table import RAW_FEATURES
     from .runtime import compile_patterns
 
-    inputs = transaction_files(path)
-    with parquet_file(inputs, 0) as first:
-        if "label" not in first.schema_arrow.names:
-            raise BlazingError(f"{inputs.files[0]}: training and evaluation need labels: the input has no 'label' "
-                               f"column")
     pattern_columns = list(compile_patterns(patterns, mode="closing").columns) if patterns else []
     names = RAW_FEATURES + pattern_columns
     window = max((p.window_seconds for p in patterns), default=0)
     beside = Path(beside)
     features = beside.with_name(f".{beside.name}.features")
-    run = run_partitions(client, inputs, features, window, 0,
+    run = run_partitions(client, path, features, window, 0,
                          max_rows or _budget_rows(client, memory_per_worker, len(names)),
-                         feature_partition, patterns, backend, threads, attempts)
+                         feature_partition, patterns, backend, threads, attempts, columns=columns)
     try:
         files = [str(features / p.part_name) for p in run.partitions]
         sizes = [pq.read_metadata(f).num_rows for f in files]
@@ -210,7 +208,8 @@ def mined_features(client, path, patterns, beside, backend: str = "numba", threa
 
 def train_distributed(client, path, patterns, out, model_kind: str = "gbt", threads: int | None = None,
                       backend: str = "numba", seed: int = 0, attempts=None, memory_per_worker: int | None = None,
-                      max_rows: int | None = None, max_train_rows: int = MAX_TRAIN_ROWS) -> dict:
+                      max_rows: int | None = None, max_train_rows: int = MAX_TRAIN_ROWS,
+                      columns: dict | None = None) -> dict:
     """`pipeline.train` on the Dask engine: the same model (fit on the first 80% by time,
     F1-best threshold on the last 20%), its features mined on the cluster; saved to `out`."""
     from .models import make_scorer, save_model
@@ -218,7 +217,7 @@ def train_distributed(client, path, patterns, out, model_kind: str = "gbt", thre
     scorer = make_scorer(model_kind, threads=threads or 2, seed=seed)
     check_attempts(scorer, attempts)
     with mined_features(client, path, patterns, out, backend, threads, attempts, memory_per_worker,
-                        max_rows) as parts:
+                        max_rows, columns) as parts:
         fit, validation = parts.periods([0.8, 0.2])
         X, y, weight, typology = parts.training_sample(fit, max_train_rows, seed, scorer.needs_typology)
         scorer.fit(X, y, parts.names, weight, typology)
@@ -233,7 +232,8 @@ def train_distributed(client, path, patterns, out, model_kind: str = "gbt", thre
 def evaluate_distributed(client, path, patterns, report, attempts=None, protocol: str = "paper",
                          model_kind: str = "gbt", threads: int | None = None, backend: str = "numba",
                          ablation: bool = True, seed: int = 0, memory_per_worker: int | None = None,
-                         max_rows: int | None = None, max_train_rows: int = MAX_TRAIN_ROWS):
+                         max_rows: int | None = None, max_train_rows: int = MAX_TRAIN_ROWS,
+                         columns: dict | None = None):
     """`pipeline.evaluate` on the Dask engine: the same protocols, ablation and recall per
     typology, its features mined on the cluster (staged beside the `report` directory)."""
     import time
@@ -248,7 +248,7 @@ def evaluate_distributed(client, path, patterns, report, attempts=None, protocol
     probe = make_scorer(model_kind, threads=threads or 2, seed=seed)
     check_attempts(probe, attempts)
     with mined_features(client, path, patterns, report, backend, threads, attempts, memory_per_worker,
-                        max_rows) as parts:
+                        max_rows, columns) as parts:
         periods = parts.periods(fractions)
         fit, validation, test = periods[0], (periods[1] if protocol == "ibm" else None), periods[-1]
         X, y, weight, typology = parts.training_sample(fit, max_train_rows, seed, probe.needs_typology)
