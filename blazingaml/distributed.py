@@ -115,18 +115,27 @@ def mine_partition(path, part: TimePartition, accounts, patterns, out_dir: str, 
 
 
 def score_partition(path, part: TimePartition, accounts, patterns, out_dir: str, model_dir: str,
-                    backend: str, threads: int | None) -> dict:
+                    backend: str, threads: int | None, explain: bool = False) -> dict:
     """Score one partition's core rows on a worker (its halo is their look-back); write them with
-    `score` and `alert` as `pipeline.score` does."""
+    `score` and `alert` as `pipeline.score` does, and with `explain` each alert's pattern
+    instances (`pipeline.explain_alerts`: they lie inside the alert's window, which the halo
+    holds) to `_alerts-NNNNN.jsonl` first, `row` counting the rows of the part."""
+    import json
+
     import pyarrow as pa
 
+    from .io.atomic import write_text_atomic
     from .models import load_model
     from .pipeline import score_rows, with_account_names
+    from .pipeline.score import alert_explanations
 
     t0 = time.perf_counter()
     table, core = read_partition(path, part, accounts)
     scorer, meta = load_model(model_dir)
-    _, p, alert = score_rows(scorer, meta, table, accounts, patterns, np.flatnonzero(core), backend, threads)
+    ft, p, alert = score_rows(scorer, meta, table, accounts, patterns, np.flatnonzero(core), backend, threads)
+    if explain:
+        explanations = alert_explanations(scorer, ft, table, core, alert, patterns, p, accounts)
+        write_text_atomic(Path(out_dir) / alerts_name(part), "".join(json.dumps(x) + "\n" for x in explanations))
     named = with_account_names(table.filter(core), accounts)
     write_part(named.append_column("score", pa.array(p)).append_column("alert", pa.array(alert)), out_dir, part)
     return {"index": part.index, "rows": int(core.sum()), "halo_rows": int((~core).sum()),
@@ -156,8 +165,13 @@ class DistributedRun:
 
 
 def part_names(directory: Path) -> list[str]:
-    """The entries a distributed run writes in its output directory (for `ensure_replaceable`)."""
-    return [n for n in os.listdir(directory) if re.fullmatch(r"part-\d{5}\.parquet", n)]
+    """The entries a distributed run writes in its output directory (for `ensure_replaceable`):
+    parts, and the explanations of a scoring run's alerts (their `_` hides them from Parquet readers)."""
+    return [n for n in os.listdir(directory) if re.fullmatch(r"part-\d{5}\.parquet|_alerts-\d{5}\.jsonl", n)]
+
+
+def alerts_name(part: TimePartition) -> str:
+    return f"_alerts-{part.index:05d}.jsonl"
 
 
 def mine_distributed(client, path, patterns, output, mode: str = "closing", backend: str = "numba",
@@ -183,10 +197,11 @@ def mine_distributed(client, path, patterns, output, mode: str = "closing", back
 
 def score_distributed(client, model_dir, path, patterns, output, backend: str = "numba", threads: int | None = None,
                       memory_per_worker: int | None = None, max_rows: int | None = None,
-                      columns: dict | None = None) -> DistributedRun:
-    """Score every transaction of the Parquet input `path` (a file, or many) with the model in `model_dir`, each
-    partition on a worker with its halo as look-back; the rows are those of `pipeline.score`
-    (input columns, `score`, `alert`), written as a directory of Parquet parts at `output`."""
+                      columns: dict | None = None, explain: bool = False) -> DistributedRun:
+    """Score every transaction of the input `path` (a file, or many) with the model in
+    `model_dir`, each partition on a worker with its halo as look-back; the rows are those of
+    `pipeline.score` (input columns, `score`, `alert`), written as a directory of Parquet parts at
+    `output`; with `explain`, each part's alerts explained beside it (`score_partition`)."""
     from .models import load_model
     from .pipeline import check_compatible
 
@@ -195,7 +210,7 @@ def score_distributed(client, model_dir, path, patterns, output, backend: str = 
     window = max((p.window_seconds for p in patterns), default=0)
     return run_partitions(client, path, output, window, 0,
                           max_rows or _budget_rows(client, memory_per_worker, len(meta["features"])),
-                          score_partition, patterns, str(Path(model_dir).resolve()), backend, threads,
+                          score_partition, patterns, str(Path(model_dir).resolve()), backend, threads, explain,
                           identity=_directory_digest(Path(model_dir)), columns=columns)
 
 
@@ -243,7 +258,7 @@ def _run_partitions(client, inputs: TransactionFiles, output: Path, before, afte
                                task.__name__, task_args, identity, parts)).encode()).hexdigest()[:16]
     staging = output.with_name(f".{output.name}.{key}.parts")
     staging.mkdir(parents=True, exist_ok=True)
-    done = set(part_names(staging))
+    done = {n for n in part_names(staging) if n.endswith(".parquet")}
     todo = [part for part in parts if part.part_name not in done]
     shared_accounts, shared_patterns = client.scatter([accounts, list(patterns)], broadcast=True)
     futures = [client.submit(task, inputs, part, shared_accounts, shared_patterns, str(staging), *task_args,
@@ -253,7 +268,9 @@ def _run_partitions(client, inputs: TransactionFiles, output: Path, before, afte
                  "seconds": 0.0, "reused": True} for part in parts if part.part_name in done]
     with atomic_directory(output, part_names) as tmp:
         for part in parts:
-            os.link(staging / part.part_name, Path(tmp) / part.part_name)
+            for name in (part.part_name, alerts_name(part)):
+                if (staging / name).exists():
+                    os.link(staging / name, Path(tmp) / name)
     # with any temporaries of a worker killed while writing, and the parts of interrupted runs of
     # other plans, which the new output makes moot
     for leftover in output.parent.glob(f".{glob.escape(output.name)}.*.parts"):
