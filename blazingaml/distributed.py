@@ -191,7 +191,7 @@ def mine_distributed(client, path, patterns, output, mode: str = "closing", back
     n_columns = len(compile_patterns(patterns, mode=mode).columns)   # checks mode and patterns on the client
     window = max((p.window_seconds for p in patterns), default=0)
     return run_partitions(client, path, output, window, window if mode == "participation" else 0,
-                          max_rows or _budget_rows(client, memory_per_worker, n_columns),
+                          max_rows or budget_rows(client, memory_per_worker, n_columns),
                           mine_partition, patterns, mode, backend, threads, max_work, on_work_limit, columns=columns)
 
 
@@ -209,7 +209,7 @@ def score_distributed(client, model_dir, path, patterns, output, backend: str = 
     check_compatible(meta, patterns)
     window = max((p.window_seconds for p in patterns), default=0)
     return run_partitions(client, path, output, window, 0,
-                          max_rows or _budget_rows(client, memory_per_worker, len(meta["features"])),
+                          max_rows or budget_rows(client, memory_per_worker, len(meta["features"])),
                           score_partition, patterns, str(Path(model_dir).resolve()), backend, threads, explain,
                           identity=_directory_digest(Path(model_dir)), columns=columns)
 
@@ -286,7 +286,9 @@ def _directory_digest(directory: Path) -> str:
     return digest.hexdigest()
 
 
-def _budget_rows(client, memory_per_worker: int | None, n_columns: int) -> int:
+def budget_rows(client, memory_per_worker: int | None, n_columns: int) -> int:
+    """Rows a partition (core and halos) may hold: `memory_per_worker` (default half the smallest
+    worker's memory limit) over `bytes_per_row` of `n_columns` feature columns."""
     budget = memory_per_worker or _smallest_worker_memory(client) // 2
     return max(1, budget // bytes_per_row(n_columns))
 

@@ -33,14 +33,13 @@ from pathlib import Path
 
 import numpy as np
 
-from .distributed import _budget_rows, read_partition, run_partitions, write_part
+from .distributed import budget_rows, read_partition, run_partitions, write_part
 from .distributed_input import transaction_files
 from .errors import BlazingError
 from .pipeline.feature_table import BATCH_ROWS, build_features
 from .pipeline.train import MAX_TRAIN_ROWS, best_threshold, check_attempts, model_metadata
 from .progress import log
 
-LABEL_COLUMNS = ("tx_id", "ts", "label")
 ATTEMPT_COLUMNS = ("attempt_id", "typology")
 
 
@@ -54,18 +53,18 @@ def feature_partition(path: str, part, accounts, patterns, out_dir: str, backend
 
     table, core = read_partition(path, part, accounts)
     if "label" not in table.column_names:
-        raise BlazingError(f"{transaction_files(path).source}: training and evaluation need labels: the input has no labels "
-                           f"('Is Laundering', or a column mapped to 'label')")
+        raise BlazingError(f"{transaction_files(path).source}: training and evaluation need labels, and the input "
+                           f"has none ('Is Laundering', or a column mapped to 'label' with --columns)")
     ft = build_features(table, accounts, patterns, backend=backend, threads=threads)
     tx_id, rows = table.column("tx_id").to_numpy(), np.flatnonzero(core)
     rows = rows[np.lexsort((tx_id[rows], ft.ts[rows]))]
-    columns = {"tx_id": tx_id[rows], "ts": ft.ts[rows], "label": ft.labels[rows]}
+    part_columns = {"tx_id": tx_id[rows], "ts": ft.ts[rows], "label": ft.labels[rows]}
     if attempts is not None:
         attempt_id, typology = attempt_labels(table, accounts, attempts)
-        columns.update(attempt_id=attempt_id[rows], typology=typology[rows])
+        part_columns.update(attempt_id=attempt_id[rows], typology=typology[rows])
     matrix = ft.matrix(rows)
-    columns.update({name: matrix[:, j] for j, name in enumerate(ft.names)})
-    write_part(pa.table(columns), out_dir, part)
+    part_columns.update({name: matrix[:, j] for j, name in enumerate(ft.names)})
+    write_part(pa.table(part_columns), out_dir, part)
     return {"index": part.index, "rows": len(rows), "halo_rows": int((~core).sum()),
             "mine_seconds": ft.mining_seconds}
 
@@ -84,7 +83,8 @@ def sample_rows(file: str, lo: int, hi: int, legitimate, columns: list[str], wit
     in `legitimate` (all of them when it is None)."""
     import pyarrow.parquet as pq
 
-    table = pq.read_table(file, columns=["label", *columns, *(["typology"] if with_typology else [])]).slice(lo, hi - lo)
+    wanted = ["label", *columns, *(["typology"] if with_typology else [])]
+    table = pq.read_table(file, columns=wanted).slice(lo, hi - lo)
     y = table.column("label").to_numpy()
     keep = np.ones(len(y), bool)
     if legitimate is not None:
@@ -193,7 +193,7 @@ def mined_features(client, path, patterns, beside, backend: str = "numba", threa
     beside = Path(beside)
     features = beside.with_name(f".{beside.name}.features")
     run = run_partitions(client, path, features, window, 0,
-                         max_rows or _budget_rows(client, memory_per_worker, len(names)),
+                         max_rows or budget_rows(client, memory_per_worker, len(names)),
                          feature_partition, patterns, backend, threads, attempts, columns=columns)
     try:
         files = [str(features / p.part_name) for p in run.partitions]

@@ -101,8 +101,8 @@ def normalise_table(table: pa.Table, mapping: dict[str, str], source: str, index
     pay = reader.codes("currency" if "currency" in mapping else "pay_currency", CURRENCIES, DEFAULT_CURRENCY)
     recv = pay if "currency" in mapping else reader.codes("recv_currency", CURRENCIES, DEFAULT_CURRENCY)
     fmt = reader.codes("payment_format", PAYMENT_FORMATS, DEFAULT_FORMAT)
-    arrays = [pa.array(np.arange(first_tx_id, first_tx_id + n, dtype=np.int64)), pa.array(ts), pa.array(src_id), pa.array(dst_id),
-              pa.array(paid), pa.array(received), pa.array(pay), pa.array(recv), pa.array(fmt)]
+    arrays = [pa.array(np.arange(first_tx_id, first_tx_id + n, dtype=np.int64)), pa.array(ts), pa.array(src_id),
+              pa.array(dst_id), pa.array(paid), pa.array(received), pa.array(pay), pa.array(recv), pa.array(fmt)]
     schema = NORMALISED_SCHEMA
     if "label" in mapping:
         arrays.append(pa.array(reader.labels()))
