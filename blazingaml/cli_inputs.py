@@ -19,12 +19,18 @@ def add_only(p) -> None:
                    help="use only these patterns of the files given (names as in `blazingaml check` lists them)")
 
 
+def column_mapping(args) -> dict[str, str] | None:
+    """The command's --columns as {field: column}, or None."""
+    from .io.user_tables import parse_column_mapping
+
+    return parse_column_mapping(args.columns) if args.columns else None
+
+
 def read_transactions(path, args):
     """(normalised table, key table) of an input file, read through the command's --columns."""
     from .io.transactions import load_transactions
-    from .io.user_tables import parse_column_mapping
 
-    return load_transactions(path, columns=parse_column_mapping(args.columns) if args.columns else None)
+    return load_transactions(path, columns=column_mapping(args))
 
 
 def chosen_patterns(paths, args):

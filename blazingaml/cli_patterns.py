@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from .cli_inputs import add_columns, add_only, chosen_patterns, read_transactions
+from .cli_inputs import add_columns, add_only, chosen_patterns, column_mapping, read_transactions
 from .progress import bar, log
 
 
@@ -120,7 +120,7 @@ def mine_with_dask(args, patterns) -> int:
         log(f"mining {len(patterns)} pattern(s) on {args.input} with the dask engine ({client.scheduler.address})")
         run = mine_distributed(client, args.input, patterns, args.output, mode=args.mode, backend=args.backend,
                                threads=args.threads, max_work=args.max_work, on_work_limit=args.on_work_limit,
-                               memory_per_worker=args.memory_per_worker)
+                               memory_per_worker=args.memory_per_worker, columns=column_mapping(args))
     log(f"wrote {args.output}/: {run.rows:,} rows in {len(run.partitions)} time partition(s) "
         f"({run.halo_rows:,} halo rows read again) in {run.seconds:.2f} s")
     return 0

@@ -7,7 +7,7 @@ import json
 import time
 from pathlib import Path
 
-from .cli_inputs import add_columns, add_only, chosen_patterns, read_transactions
+from .cli_inputs import add_columns, add_only, chosen_patterns, column_mapping, read_transactions
 from .cli_patterns import add_dask_engine, add_engine, uses_dask
 from .models import MODEL_KINDS
 from .progress import log
@@ -22,11 +22,21 @@ def cmd_train(args) -> int:
     from .pipeline import train
 
     ensure_replaceable(args.out, model_file_names)
-    table, accounts = read_transactions(args.input, args)
     attempts = read_patterns(args.patterns_file) if args.patterns_file else None
     t0 = time.perf_counter()
-    meta = train(table, accounts, chosen_patterns(args.patterns, args), model_kind=args.model, out=args.out,
-                 threads=args.threads, backend=args.backend, attempts=attempts)
+    if uses_dask(args):
+        from .distributed import connect
+        from .distributed_learning import train_distributed
+
+        with connect(args.scheduler or "local") as client:
+            meta = train_distributed(client, args.input, chosen_patterns(args.patterns, args), args.out,
+                                     model_kind=args.model, threads=args.threads, backend=args.backend,
+                                     attempts=attempts, memory_per_worker=args.memory_per_worker,
+                                     columns=column_mapping(args))
+    else:
+        table, accounts = read_transactions(args.input, args)
+        meta = train(table, accounts, chosen_patterns(args.patterns, args), model_kind=args.model, out=args.out,
+                     threads=args.threads, backend=args.backend, attempts=attempts)
     log(f"trained a {args.model} model on {meta['trained_rows']:,} transactions "
         f"({len(meta['features'])} features, threshold {meta['threshold']:.3f}) in "
         f"{time.perf_counter() - t0:.1f} s -> {args.out}")
@@ -68,14 +78,16 @@ def score_with_dask(args, patterns) -> int:
     from .distributed import connect, score_distributed
     from .errors import BlazingError
 
-    if args.history or args.explain:
-        raise BlazingError("--history and --explain are not available with --engine dask",
-                           hint="put the look-back transactions in the input file (every row is scored), or score "
-                                "with the process engine")
+    if args.history:
+        raise BlazingError("--history is not available with --engine dask",
+                           hint="give the look-back transactions as part of the input (a directory or glob of files "
+                                "is read as one input; every row is scored), or score with the process engine")
     with connect(args.scheduler or "local") as client:
         run = score_distributed(client, args.model, args.input, patterns, args.output, backend=args.backend,
-                                threads=args.threads, memory_per_worker=args.memory_per_worker)
-    log(f"scored {run.rows:,} transactions in {len(run.partitions)} time partition(s) -> {args.output}/")
+                                threads=args.threads, memory_per_worker=args.memory_per_worker,
+                                columns=column_mapping(args), explain=args.explain)
+    log(f"scored {run.rows:,} transactions in {len(run.partitions)} time partition(s) -> {args.output}/"
+        + (" (explanations of each part's alerts in _alerts-NNNNN.jsonl)" if args.explain else ""))
     return 0
 
 
@@ -86,10 +98,21 @@ def cmd_evaluate(args) -> int:
     from .report import report_file_names, write_report
 
     ensure_replaceable(args.report, report_file_names)
-    table, accounts = read_transactions(args.transactions, args)
     attempts = read_patterns(args.patterns_file) if args.patterns_file else None
-    ev = evaluate(table, accounts, chosen_patterns(args.patterns, args), attempts=attempts, protocol=args.protocol,
-                  model_kind=args.model, threads=args.threads, backend=args.backend, ablation=not args.no_ablation)
+    patterns = chosen_patterns(args.patterns, args)
+    if uses_dask(args):
+        from .distributed import connect
+        from .distributed_learning import evaluate_distributed
+
+        with connect(args.scheduler or "local") as client:
+            ev = evaluate_distributed(client, args.transactions, patterns, args.report, attempts=attempts,
+                                      protocol=args.protocol, model_kind=args.model, threads=args.threads,
+                                      backend=args.backend, ablation=not args.no_ablation,
+                                      memory_per_worker=args.memory_per_worker, columns=column_mapping(args))
+    else:
+        table, accounts = read_transactions(args.transactions, args)
+        ev = evaluate(table, accounts, patterns, attempts=attempts, protocol=args.protocol, model_kind=args.model,
+                      threads=args.threads, backend=args.backend, ablation=not args.no_ablation)
     where = write_report(ev, args.report)
     if args.json:
         print(json.dumps(evaluation_json(ev)))
@@ -136,7 +159,8 @@ def cmd_demo(args) -> int:
     log("2/5 converting to Parquet ...")
     convert_trans_csv(files.trans, out / "tx.parquet")
     log("3/5 mining patterns/, training LightGBM and evaluating (paper protocol) ...")
-    common = dict(patterns=[lib], only=None, columns=None, model="gbt", threads=None, backend="numba")
+    one_process = dict(engine="process", scheduler=None, memory_per_worker=None)
+    common = dict(patterns=[lib], only=None, columns=None, model="gbt", threads=None, backend="numba", **one_process)
     cmd_evaluate(argparse.Namespace(transactions=str(out / "tx.parquet"), patterns_file=str(files.patterns),
                                     protocol="paper", no_ablation=False, report=str(out / "report"), json=False,
                                     **common))
@@ -149,7 +173,8 @@ def cmd_demo(args) -> int:
     scored = out / "last_day.scored.parquet"
     cmd_score(argparse.Namespace(model=str(out / "model"), input=str(out / "last_day.parquet"),
                                  history=[str(out / "before_last_day.parquet")], output=str(scored),
-                                 patterns=None, explain=True, columns=None, threads=None, backend="numba"))
+                                 patterns=None, explain=True, columns=None, threads=None, backend="numba",
+                                 **one_process))
     print_alert(scored.with_suffix(".alerts.jsonl"))
     return 0
 
@@ -204,6 +229,7 @@ def register(sub, commands: dict, add_common) -> None:
     p.add_argument("--patterns-file", help="the data's Patterns.txt: typology labels for --model apem")
     p.add_argument("--out", required=True, help="model directory")
     add_engine(p)
+    add_dask_engine(p)
     add_common(p)
     commands["train"] = cmd_train
 
@@ -243,6 +269,7 @@ def register(sub, commands: dict, add_common) -> None:
     p.add_argument("--json", action="store_true", help="print one JSON object on stdout (logs go to stderr)")
     p.add_argument("--no-ablation", action="store_true", help="skip the feature ablation (faster)")
     add_engine(p)
+    add_dask_engine(p)
     add_common(p)
     commands["evaluate"] = cmd_evaluate
 

@@ -31,6 +31,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .distributed_input import TransactionFiles, load_key_table, normalised_files, parquet_file, transaction_files
 from .errors import BlazingError, SchemaError
 from .time_partitions import MINUTE, TimePartition, bytes_per_row, plan_partitions
 
@@ -52,28 +53,35 @@ def _overlapping_groups(meta, lo: int, hi: int) -> list[int]:
     return groups
 
 
-def minute_counts(path: str, groups: list[int]) -> tuple[np.ndarray, np.ndarray]:
-    """Rows per minute of `ts` in row groups `groups` (a worker task: reads one column)."""
-    import pyarrow.parquet as pq
-
-    ts = pq.ParquetFile(path).read_row_groups(groups, columns=["ts"]).column("ts").to_numpy()
+def minute_counts(inputs: TransactionFiles, index: int, groups: list[int]) -> tuple[np.ndarray, np.ndarray]:
+    """Rows per minute of `ts` in row groups `groups` of the `index`-th input file (a worker
+    task: reads one column)."""
+    with parquet_file(inputs, index) as pf:
+        ts = pf.read_row_groups(groups, columns=["ts"]).column("ts").to_numpy()
     return np.unique(ts - ts % MINUTE, return_counts=True)
 
 
-def read_partition(path: str, part: TimePartition, accounts):
+def read_partition(path, part: TimePartition, accounts):
     """(the partition's rows with their halos, in file order; mask of its core rows), read on a
-    worker from the row groups whose `ts` statistics meet the read range."""
+    worker from the row groups whose `ts` statistics meet the read range (`path`: a Parquet
+    file, or the `TransactionFiles` of many)."""
+    import pyarrow as pa
     import pyarrow.compute as pc
-    import pyarrow.parquet as pq
 
     from .io.transactions import check_table
 
-    pf = pq.ParquetFile(path)
-    table = pf.read_row_groups(_overlapping_groups(pf.metadata, part.read_start, part.read_stop))
+    inputs = transaction_files(path)
+    pieces = []
+    for index in range(len(inputs.files)):
+        with parquet_file(inputs, index) as pf:
+            groups = _overlapping_groups(pf.metadata, part.read_start, part.read_stop)
+            if groups:
+                pieces.append(pf.read_row_groups(groups))
+    table = pa.concat_tables(pieces)
     ts = table.column("ts")
     table = table.filter(pc.and_(pc.greater_equal(ts, part.read_start), pc.less(ts, part.read_stop)))
     try:
-        check_table(Path(path), table, accounts)
+        check_table(Path(inputs.source), table, accounts)
     except SchemaError as exc:   # its row number counts the rows this partition read
         raise SchemaError(f"{exc} (row numbered among the rows with ts in [{part.read_start}, {part.read_stop}))",
                           exc.hint) from None
@@ -92,7 +100,7 @@ def write_part(table, out_dir: str, part: TimePartition) -> None:
     os.replace(tmp, target)
 
 
-def mine_partition(path: str, part: TimePartition, accounts, patterns, out_dir: str, mode: str, backend: str,
+def mine_partition(path, part: TimePartition, accounts, patterns, out_dir: str, mode: str, backend: str,
                    threads: int | None, max_work: int, on_work_limit: str) -> dict:
     """Mine one partition on a worker; write its core rows' features (`features.mine_table`)."""
     from .features import mine_table
@@ -106,19 +114,28 @@ def mine_partition(path: str, part: TimePartition, accounts, patterns, out_dir: 
             "mine_seconds": mined.seconds, "seconds": time.perf_counter() - t0}
 
 
-def score_partition(path: str, part: TimePartition, accounts, patterns, out_dir: str, model_dir: str,
-                    backend: str, threads: int | None) -> dict:
+def score_partition(path, part: TimePartition, accounts, patterns, out_dir: str, model_dir: str,
+                    backend: str, threads: int | None, explain: bool = False) -> dict:
     """Score one partition's core rows on a worker (its halo is their look-back); write them with
-    `score` and `alert` as `pipeline.score` does."""
+    `score` and `alert` as `pipeline.score` does, and with `explain` each alert's pattern
+    instances (`pipeline.explain_alerts`: they lie inside the alert's window, which the halo
+    holds) to `_alerts-NNNNN.jsonl` first, `row` counting the rows of the part."""
+    import json
+
     import pyarrow as pa
 
+    from .io.atomic import write_text_atomic
     from .models import load_model
     from .pipeline import score_rows, with_account_names
+    from .pipeline.score import alert_explanations
 
     t0 = time.perf_counter()
     table, core = read_partition(path, part, accounts)
     scorer, meta = load_model(model_dir)
-    _, p, alert = score_rows(scorer, meta, table, accounts, patterns, np.flatnonzero(core), backend, threads)
+    ft, p, alert = score_rows(scorer, meta, table, accounts, patterns, np.flatnonzero(core), backend, threads)
+    if explain:
+        explanations = alert_explanations(scorer, ft, table, core, alert, patterns, p, accounts)
+        write_text_atomic(Path(out_dir) / alerts_name(part), "".join(json.dumps(x) + "\n" for x in explanations))
     named = with_account_names(table.filter(core), accounts)
     write_part(named.append_column("score", pa.array(p)).append_column("alert", pa.array(alert)), out_dir, part)
     return {"index": part.index, "rows": int(core.sum()), "halo_rows": int((~core).sum()),
@@ -148,14 +165,21 @@ class DistributedRun:
 
 
 def part_names(directory: Path) -> list[str]:
-    """The entries a distributed run writes in its output directory (for `ensure_replaceable`)."""
-    return [n for n in os.listdir(directory) if re.fullmatch(r"part-\d{5}\.parquet", n)]
+    """The entries a distributed run writes in its output directory (for `ensure_replaceable`):
+    parts, and the explanations of a scoring run's alerts (their `_` hides them from Parquet readers)."""
+    return [n for n in os.listdir(directory) if re.fullmatch(r"part-\d{5}\.parquet|_alerts-\d{5}\.jsonl", n)]
+
+
+def alerts_name(part: TimePartition) -> str:
+    return f"_alerts-{part.index:05d}.jsonl"
 
 
 def mine_distributed(client, path, patterns, output, mode: str = "closing", backend: str = "numba",
                      threads: int | None = None, max_work: int = 2_000_000, on_work_limit: str = "flag",
-                     memory_per_worker: int | None = None, max_rows: int | None = None) -> DistributedRun:
-    """Mine `patterns` on the normalised Parquet file `path` with the Dask cluster of `client`;
+                     memory_per_worker: int | None = None, max_rows: int | None = None,
+                     columns: dict | None = None) -> DistributedRun:
+    """Mine `patterns` on the normalised Parquet input `path` (a file, or many: `run_partitions`)
+    with the Dask cluster of `client`;
     write the features as a directory of Parquet parts at `output`.
 
     The rows are those of the single-process engine (`features.mine_table`), one per transaction,
@@ -164,18 +188,20 @@ def mine_distributed(client, path, patterns, output, mode: str = "closing", back
     `memory_per_worker` bytes hold, by default half the smallest worker's memory limit)."""
     from .runtime import compile_patterns
 
-    columns = len(compile_patterns(patterns, mode=mode).columns)   # checks mode and patterns on the client
+    n_columns = len(compile_patterns(patterns, mode=mode).columns)   # checks mode and patterns on the client
     window = max((p.window_seconds for p in patterns), default=0)
     return run_partitions(client, path, output, window, window if mode == "participation" else 0,
-                          max_rows or _budget_rows(client, memory_per_worker, columns),
-                          mine_partition, patterns, mode, backend, threads, max_work, on_work_limit)
+                          max_rows or budget_rows(client, memory_per_worker, n_columns),
+                          mine_partition, patterns, mode, backend, threads, max_work, on_work_limit, columns=columns)
 
 
 def score_distributed(client, model_dir, path, patterns, output, backend: str = "numba", threads: int | None = None,
-                      memory_per_worker: int | None = None, max_rows: int | None = None) -> DistributedRun:
-    """Score every transaction of the Parquet file `path` with the model in `model_dir`, each
-    partition on a worker with its halo as look-back; the rows are those of `pipeline.score`
-    (input columns, `score`, `alert`), written as a directory of Parquet parts at `output`."""
+                      memory_per_worker: int | None = None, max_rows: int | None = None,
+                      columns: dict | None = None, explain: bool = False) -> DistributedRun:
+    """Score every transaction of the input `path` (a file, or many) with the model in
+    `model_dir`, each partition on a worker with its halo as look-back; the rows are those of
+    `pipeline.score` (input columns, `score`, `alert`), written as a directory of Parquet parts at
+    `output`; with `explain`, each part's alerts explained beside it (`score_partition`)."""
     from .models import load_model
     from .pipeline import check_compatible
 
@@ -183,62 +209,68 @@ def score_distributed(client, model_dir, path, patterns, output, backend: str = 
     check_compatible(meta, patterns)
     window = max((p.window_seconds for p in patterns), default=0)
     return run_partitions(client, path, output, window, 0,
-                          max_rows or _budget_rows(client, memory_per_worker, len(meta["features"])),
-                          score_partition, patterns, str(Path(model_dir).resolve()), backend, threads,
-                          identity=_directory_digest(Path(model_dir)))
+                          max_rows or budget_rows(client, memory_per_worker, len(meta["features"])),
+                          score_partition, patterns, str(Path(model_dir).resolve()), backend, threads, explain,
+                          identity=_directory_digest(Path(model_dir)), columns=columns)
 
 
 def run_partitions(client, path, output, before: int, after: int, max_rows: int, task, patterns,
-                   *task_args, identity: str = "") -> DistributedRun:
-    """Plan time partitions of the Parquet file `path` from its per-minute counts (gathered by
-    the workers) and run `task(path, partition, accounts, patterns, out_dir, *task_args)` for
-    each on the cluster; the output directory appears when every partition is written.
+                   *task_args, identity: str = "", columns: dict | None = None) -> DistributedRun:
+    """Plan time partitions of the input `path` (a file, a directory or glob of files, or an
+    fsspec URL of those: `distributed_input`; normalised Parquet as it is, other inputs and
+    those read through the `columns` mapping normalised on the workers first) from its
+    per-minute counts (gathered by the workers) and run `task(files, partition, accounts,
+    patterns, out_dir, *task_args)` for each on the cluster; the output directory appears when
+    every partition is written.
 
     Parts are staged in `.OUTPUT.<run key>.parts` beside the output, the key naming the input
-    file (path, size, modification time), the patterns' meaning, the task and its arguments,
+    files (paths, sizes, modification times), the patterns' meaning, the task and its arguments,
     `identity` and the plan: a run interrupted before its commit (the client killed, say) leaves
     its finished parts there, and the same run started again mines only the others."""
+    t0 = time.perf_counter()
+    output = Path(output)
+    with normalised_files(client, path, columns, output.with_name(f".{output.name}.normalised")) as inputs:
+        return _run_partitions(client, inputs, output, before, after, max_rows, task, patterns, task_args, identity, t0)
+
+
+def _run_partitions(client, inputs: TransactionFiles, output: Path, before, after, max_rows, task, patterns,
+                    task_args, identity, t0) -> DistributedRun:
     import pyarrow.parquet as pq
 
     from .io.atomic import atomic_directory
-    from .io.transactions import check_table, load_accounts_for
+    from .io.transactions import check_table
     from .ir.lower import lower
 
-    t0 = time.perf_counter()
-    path = Path(path).resolve()
-    if not path.exists():
-        raise SchemaError(f"{path}: no such file")
-    if path.suffix.lower() != ".parquet":
-        raise SchemaError(f"{path}: the dask engine reads normalised Parquet",
-                          hint=f"convert IBM CSVs first: blazingaml convert {path.name} --out FILE.parquet")
-    meta = pq.read_metadata(path)
-    check_table(path, meta.schema.to_arrow_schema().empty_table(), None)
-    accounts = load_accounts_for(path)
-    groups = _row_group_batches(meta)
-    if not groups:
-        raise SchemaError(f"{path}: holds no transactions")
-    histograms = client.gather(client.map(minute_counts, [str(path)] * len(groups), groups, pure=False))
+    batches = []
+    for index, f in enumerate(inputs.files):
+        with parquet_file(inputs, index) as pf:
+            check_table(Path(f), pf.schema_arrow.empty_table(), None)
+            batches += [(index, groups) for groups in _row_group_batches(pf.metadata)]
+    accounts = load_key_table(inputs)
+    if not batches:
+        raise SchemaError(f"{inputs.source}: holds no transactions")
+    histograms = client.gather(client.map(minute_counts, [inputs] * len(batches), *zip(*batches), pure=False))
     minutes, inverse = np.unique(np.concatenate([m for m, _ in histograms]), return_inverse=True)
     counts = np.bincount(inverse, weights=np.concatenate([c for _, c in histograms])).astype(np.int64)
     parts = plan_partitions(minutes, counts, before, after, max_rows)
 
-    stat = path.stat()
-    key = hashlib.sha256(repr((str(path), stat.st_size, stat.st_mtime_ns, [lower(p).digest() for p in patterns],
+    key = hashlib.sha256(repr((inputs.identity, [lower(p).digest() for p in patterns],
                                task.__name__, task_args, identity, parts)).encode()).hexdigest()[:16]
-    output = Path(output)
     staging = output.with_name(f".{output.name}.{key}.parts")
     staging.mkdir(parents=True, exist_ok=True)
-    done = set(part_names(staging))
+    done = {n for n in part_names(staging) if n.endswith(".parquet")}
     todo = [part for part in parts if part.part_name not in done]
     shared_accounts, shared_patterns = client.scatter([accounts, list(patterns)], broadcast=True)
-    futures = [client.submit(task, str(path), part, shared_accounts, shared_patterns, str(staging), *task_args,
+    futures = [client.submit(task, inputs, part, shared_accounts, shared_patterns, str(staging), *task_args,
                              pure=False) for part in todo]
     results = client.gather(futures)
     results += [{"index": part.index, "rows": pq.read_metadata(staging / part.part_name).num_rows, "halo_rows": 0,
                  "seconds": 0.0, "reused": True} for part in parts if part.part_name in done]
     with atomic_directory(output, part_names) as tmp:
         for part in parts:
-            os.link(staging / part.part_name, Path(tmp) / part.part_name)
+            for name in (part.part_name, alerts_name(part)):
+                if (staging / name).exists():
+                    os.link(staging / name, Path(tmp) / name)
     # with any temporaries of a worker killed while writing, and the parts of interrupted runs of
     # other plans, which the new output makes moot
     for leftover in output.parent.glob(f".{glob.escape(output.name)}.*.parts"):
@@ -254,7 +286,9 @@ def _directory_digest(directory: Path) -> str:
     return digest.hexdigest()
 
 
-def _budget_rows(client, memory_per_worker: int | None, n_columns: int) -> int:
+def budget_rows(client, memory_per_worker: int | None, n_columns: int) -> int:
+    """Rows a partition (core and halos) may hold: `memory_per_worker` (default half the smallest
+    worker's memory limit) over `bytes_per_row` of `n_columns` feature columns."""
     budget = memory_per_worker or _smallest_worker_memory(client) // 2
     return max(1, budget // bytes_per_row(n_columns))
 

@@ -123,16 +123,35 @@ def test_scores_equal_single_process_scores(cluster, world, gfp_model, tmp_path)
     assert 0 < expected["alert"].to_numpy().sum()
 
 
-def test_cli_scores_on_dask_and_refuses_history(cluster, world, gfp_model, tmp_path, capsys):
-    from blazingaml.cli import main
+def test_cli_scores_and_explains_on_dask_and_refuses_history(cluster, world, gfp_model, tmp_path, capsys):
+    """Each part's alerts are explained as the process engine explains them (the halo holds their
+    windows); `row` counts the rows of the part instead of the input's."""
+    import json
 
-    model, _, expected = gfp_model
+    from blazingaml.cli import main
+    from blazingaml.io.transactions import load_transactions
+    from blazingaml.pipeline import score
+
+    model, patterns, expected = gfp_model
     args = ["score", "--model", str(model), "--input", str(world), "--output", str(tmp_path / "scored.parquet"),
             "--threads", "1", "--engine", "dask", "--scheduler", cluster.scheduler.address]
     assert main(args + ["--history", str(world)]) == 1
-    assert "--history and --explain are not available with --engine dask" in capsys.readouterr().err
-    assert main(args + ["--memory-per-worker", "20MiB"]) == 0
+    assert "--history is not available with --engine dask" in capsys.readouterr().err
+    assert main(args + ["--memory-per-worker", "20MiB", "--explain"]) == 0
     assert pq.read_table(tmp_path / "scored.parquet").sort_by("tx_id").equals(expected.sort_by("tx_id"))
+    parts = sorted((tmp_path / "scored.parquet").glob("part-*.parquet"))
+    assert len(parts) > 1
+    got = {}
+    for part in parts:
+        alerts = part.with_name(part.name.replace("part-", "_alerts-").replace(".parquet", ".jsonl"))
+        explained = [json.loads(line) for line in alerts.read_text().splitlines()]
+        tx_ids = pq.read_table(part, columns=["tx_id"])["tx_id"].to_numpy()
+        assert [x["tx_id"] for x in explained] == tx_ids[pq.read_table(part)["alert"].to_numpy()].tolist()
+        assert all(tx_ids[x["row"]] == x["tx_id"] for x in explained)
+        got.update({x["tx_id"]: {k: v for k, v in x.items() if k != "row"} for x in explained})
+    _, explanations = score(model, *load_transactions(world), patterns, explain=True, threads=1)
+    assert got == {x["tx_id"]: {k: v for k, v in x.items() if k != "row"} for x in explanations}
+    assert any(x["instances"] for x in got.values())
 
 
 def test_a_worker_killed_mid_run_changes_nothing(cluster, world, tmp_path):
@@ -255,11 +274,12 @@ def test_cli_mines_on_a_running_scheduler(cluster, world, tmp_path, capsys):
 def test_cli_refuses_what_the_dask_engine_cannot_do(cluster, small_world, tmp_path, capsys):
     from blazingaml.cli import main
 
-    csv = small_world[0].trans
-    assert main(["mine", "--patterns", str(ROOT / "patterns" / "gfp" / "fan.pattern"), "--input", str(csv),
+    text = tmp_path / "tx.txt"
+    text.write_text(small_world[0].trans.read_text())
+    assert main(["mine", "--patterns", str(ROOT / "patterns" / "gfp" / "fan.pattern"), "--input", str(text),
                  "--output", str(tmp_path / "f.parquet"), "--engine", "dask",
                  "--scheduler", cluster.scheduler.address]) == 1
-    assert "the dask engine reads normalised Parquet" in capsys.readouterr().err
+    assert "the dask engine reads Parquet files or IBM Trans.csv files" in capsys.readouterr().err
     assert main(["mine", "--patterns", str(ROOT / "patterns" / "gfp"), "--input", str(small_world[1]),
                  "--output", str(tmp_path / "f.parquet"), "--engine", "dask", "--scheduler", "local:0"]) == 1
     assert "at least one worker" in capsys.readouterr().err

@@ -84,35 +84,47 @@ def ibm_mapping(table: pa.Table) -> dict[str, str] | None:
     return None
 
 
-def normalise_table(table: pa.Table, mapping: dict[str, str], source: str) -> tuple[pa.Table, pa.Table]:
-    """(normalised transactions, account key table) of a user table read through `mapping`."""
-    check_mapping(mapping)
-    absent = [f"{c!r} (for {f})" for f, c in mapping.items() if c not in table.column_names]
-    if absent:
-        raise SchemaError(f"{source}: no column {', '.join(absent)}; its columns are: "
-                          + ", ".join(table.column_names), hint=MAPPING_HINT)
-    reader = _Columns(table, mapping, source)
+def normalise_table(table: pa.Table, mapping: dict[str, str], source: str, index: AccountIndex | None = None,
+                    first_tx_id: int = 0) -> tuple[pa.Table, pa.Table]:
+    """(normalised transactions, account key table) of a user table read through `mapping`.
+
+    `index` holds the accounts of earlier tables of the same data (new ones are added to it) and
+    `first_tx_id` is the number of their rows, so the pieces of one data set normalise to the
+    pieces of its normalised whole."""
+    reader = _reader(table, mapping, source)
     n = table.num_rows
     ts = reader.timestamps()
-    src, dst = reader.text("src"), reader.text("dst")
-    if "src_bank" in mapping:
-        src_bank, dst_bank = reader.text("src_bank"), reader.text("dst_bank")
-    else:
-        src_bank = dst_bank = pa.repeat(pa.scalar("", pa.string()), n)
-    index = AccountIndex()
-    src_id, dst_id = index.lookup_pairs(src_bank, src, dst_bank, dst)
+    index = AccountIndex() if index is None else index
+    src_id, dst_id = index.lookup_pairs(*reader.endpoints())
     paid = reader.amounts("amount" if "amount" in mapping else "amount_paid")
     received = paid if "amount" in mapping else reader.amounts("amount_received")
     pay = reader.codes("currency" if "currency" in mapping else "pay_currency", CURRENCIES, DEFAULT_CURRENCY)
     recv = pay if "currency" in mapping else reader.codes("recv_currency", CURRENCIES, DEFAULT_CURRENCY)
     fmt = reader.codes("payment_format", PAYMENT_FORMATS, DEFAULT_FORMAT)
-    arrays = [pa.array(np.arange(n, dtype=np.int64)), pa.array(ts), pa.array(src_id), pa.array(dst_id),
-              pa.array(paid), pa.array(received), pa.array(pay), pa.array(recv), pa.array(fmt)]
+    arrays = [pa.array(np.arange(first_tx_id, first_tx_id + n, dtype=np.int64)), pa.array(ts), pa.array(src_id),
+              pa.array(dst_id), pa.array(paid), pa.array(received), pa.array(pay), pa.array(recv), pa.array(fmt)]
     schema = NORMALISED_SCHEMA
     if "label" in mapping:
         arrays.append(pa.array(reader.labels()))
         schema = schema.append(pa.field("label", pa.int8()))
     return pa.table(arrays, schema=schema), index.table()
+
+
+def account_keys(table: pa.Table, mapping: dict[str, str], source: str) -> pa.Table:
+    """The key table of the accounts of a user table, in order of first appearance (sender
+    before receiver), as `normalise_table` numbers them."""
+    index = AccountIndex()
+    index.lookup_pairs(*_reader(table, mapping, source).endpoints())
+    return index.table()
+
+
+def _reader(table: pa.Table, mapping: dict[str, str], source: str) -> "_Columns":
+    check_mapping(mapping)
+    absent = [f"{c!r} (for {f})" for f, c in mapping.items() if c not in table.column_names]
+    if absent:
+        raise SchemaError(f"{source}: no column {', '.join(absent)}; its columns are: "
+                          + ", ".join(table.column_names), hint=MAPPING_HINT)
+    return _Columns(table, mapping, source)
 
 
 class _Columns:
@@ -144,6 +156,14 @@ class _Columns:
         if empty.any():
             self._fail(field, empty, "empty identifier")
         return col
+
+    def endpoints(self) -> tuple[pa.Array, pa.Array, pa.Array, pa.Array]:
+        """(sender bank, sender, receiver bank, receiver) as text; banks "" when not mapped."""
+        src, dst = self.text("src"), self.text("dst")
+        if "src_bank" in self.mapping:
+            return self.text("src_bank"), src, self.text("dst_bank"), dst
+        no_bank = pa.repeat(pa.scalar("", pa.string()), self.table.num_rows)
+        return no_bank, src, no_bank, dst
 
     def timestamps(self) -> np.ndarray:
         col = self._column("ts")

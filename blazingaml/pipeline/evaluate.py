@@ -46,8 +46,6 @@ class Evaluation:
 
 def evaluate(table, accounts, patterns, attempts=None, protocol="paper", model_kind="gbt", threads=None,
              backend="numba", ablation=True, seed=0) -> Evaluation:
-    from sklearn.metrics import average_precision_score, precision_recall_curve
-
     t0 = time.perf_counter()
     if "label" not in table.column_names:
         raise BlazingError("evaluation needs labels: the input has no 'Is Laundering' column")
@@ -79,9 +77,21 @@ def evaluate(table, accounts, patterns, attempts=None, protocol="paper", model_k
             threshold = best_threshold(y[val_idx], predict_rows(scorer, ft, val_idx, columns))
         return scorer, threshold, predict_rows(scorer, ft, test_idx, columns)
 
-    all_cols = ft.names
+    test_attempts = (attempt_id[test_idx], typology[test_idx]) if attempts is not None else None
+    return assess(fit_eval, ft.names, ft.pattern_columns, y[test_idx], test_attempts, ablation,
+                  t0, table.num_rows, protocol)
+
+
+def assess(fit_eval, all_cols: list[str], pattern_columns: list[str], yt: np.ndarray, test_attempts, ablation: bool,
+           started: float, rows: int, protocol: str) -> Evaluation:
+    """The evaluation of a protocol's test period, whichever engine mined the features:
+    `fit_eval(columns)` fits on the training period with those feature columns and returns
+    (scorer, threshold, test scores); `yt` are the test labels, `test_attempts` the test rows'
+    (attempt id, typology code) or None; `started` the evaluation's `time.perf_counter()` start.
+    Adds the ablation (refits on growing column groups), recall per typology and feature importance."""
+    from sklearn.metrics import average_precision_score, precision_recall_curve
+
     scorer, threshold, p = fit_eval(all_cols)
-    yt = y[test_idx]
     metrics = f1_at(yt, p, threshold)
     metrics["threshold"] = threshold
     metrics["pr_auc"] = float(average_precision_score(yt, p)) if yt.sum() else 0.0
@@ -93,12 +103,12 @@ def evaluate(table, accounts, patterns, attempts=None, protocol="paper", model_k
         steps.append(("raw", list(cols)))
         used = set()
         for label, group in GFP_GROUPS:
-            present = [c for c in ft.pattern_columns if c.split(".")[0] in group]
+            present = [c for c in pattern_columns if c.split(".")[0] in group]
             if present:
                 cols += present
                 used |= set(group)
                 steps.append((f"+{label}", list(cols)))
-        rest = [c for c in ft.pattern_columns if c.split(".")[0] not in used]
+        rest = [c for c in pattern_columns if c.split(".")[0] not in used]
         if rest:
             steps.append(("+typologies" if used else "+patterns", cols + rest))
     ablation_rows = []
@@ -111,8 +121,8 @@ def evaluate(table, accounts, patterns, attempts=None, protocol="paper", model_k
         ablation_rows.append({"features": label, "f1": f1})
 
     typ_recall, typ_tx_recall = {}, {}
-    if attempts is not None:
-        att, typ = attempt_id[test_idx], typology[test_idx]
+    if test_attempts is not None:
+        att, typ = test_attempts
         pred = p >= threshold
         for code, name in enumerate(TYPOLOGIES):
             mask = (typ == code) & (att >= 0)
@@ -127,7 +137,7 @@ def evaluate(table, accounts, patterns, attempts=None, protocol="paper", model_k
         importance = scorer.importance(all_cols)
     return Evaluation(metrics, ablation_rows, typ_recall, typ_tx_recall, importance,
                       {"precision": prec.tolist(), "recall": rec.tolist(), "scores": p.tolist(), "labels": yt.tolist()},
-                      time.perf_counter() - t0, table.num_rows, protocol)
+                      time.perf_counter() - started, rows, protocol)
 
 
 def evaluation_json(ev: Evaluation) -> dict:

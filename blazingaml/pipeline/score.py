@@ -51,15 +51,23 @@ def score(model_dir, table: pa.Table, accounts, patterns, history=(), explain: b
     ft, p, alert = score_rows(scorer, meta, combined, acc, patterns, np.flatnonzero(new_mask), backend, threads)
     out = with_account_names(table, accounts)
     out = out.append_column("score", pa.array(p)).append_column("alert", pa.array(alert))
-    explanations = []
-    if explain and alert.any():
-        explanations = explain_alerts(ft.graph, combined, new_mask, alert, patterns, p, acc)
-        if hasattr(scorer, "predict_funnel"):   # a multi-task scorer also says which typology it sees
-            funnel = scorer.predict_funnel(ft.matrix(np.flatnonzero(new_mask)[alert]))
-            for entry, in_attempt, given in zip(explanations, funnel["in_pattern"], funnel["typology_given_pattern"]):
-                entry["in_attempt"] = float(in_attempt)
-                entry["typology"] = {name: round(float(q), 4) for name, q in zip(TYPOLOGIES, given)}
+    explanations = alert_explanations(scorer, ft, combined, new_mask, alert, patterns, p, acc) if explain else []
     return out, explanations
+
+
+def alert_explanations(scorer, ft: FeatureTable, table: pa.Table, new_mask, alert, patterns, scores, accounts
+                       ) -> list[dict]:
+    """`explain_alerts` for the alerts among the `new_mask` rows of `table` (features `ft`); a
+    multi-task scorer also says which typology it sees."""
+    if not alert.any():
+        return []
+    explanations = explain_alerts(ft.graph, table, new_mask, alert, patterns, scores, accounts)
+    if hasattr(scorer, "predict_funnel"):
+        funnel = scorer.predict_funnel(ft.matrix(np.flatnonzero(new_mask)[alert]))
+        for entry, in_attempt, given in zip(explanations, funnel["in_pattern"], funnel["typology_given_pattern"]):
+            entry["in_attempt"] = float(in_attempt)
+            entry["typology"] = {name: round(float(q), 4) for name, q in zip(TYPOLOGIES, given)}
+    return explanations
 
 
 def score_rows(scorer, meta: dict, table: pa.Table, accounts, patterns, rows: np.ndarray, backend="numba",

@@ -82,18 +82,24 @@ def train(table, accounts, patterns, model_kind="gbt", out=None, threads=None, b
     typology = attempt_labels(table, accounts, attempts)[1][rows] if scorer.needs_typology else None
     scorer.fit(ft.matrix(rows), ft.labels[rows], ft.names, weight, typology)
     threshold = best_threshold(ft.labels[val_idx], predict_rows(scorer, ft, val_idx))
-    windows = {p.name: p.window_seconds for p in patterns}
-    meta = {
-        "features": ft.names, "raw_features": RAW_FEATURES, "pattern_columns": ft.pattern_columns,
-        "patterns": pattern_hashes(patterns), "pattern_sources": {p.name: p.source for p in patterns},
-        "windows": windows, "max_window_seconds": max(windows.values(), default=0), "threshold": threshold,
-        "mode": "closing", "blazingaml": __version__, "trained_rows": int(len(rows)),
-        "training_period_rows": int(len(fit_idx)),
-        "validation_rows": int(len(val_idx)),
-    }
+    meta = model_metadata(patterns, ft.names, ft.pattern_columns, threshold, len(rows), len(fit_idx), len(val_idx))
     if out is not None:
         save_model(out, scorer, meta)
     return meta
+
+
+def model_metadata(patterns, features: list[str], pattern_columns: list[str], threshold: float, trained_rows: int,
+                   training_period_rows: int, validation_rows: int) -> dict:
+    """model.json's content for a model fitted on `features` (whichever engine mined them)."""
+    windows = {p.name: p.window_seconds for p in patterns}
+    return {
+        "features": features, "raw_features": RAW_FEATURES, "pattern_columns": pattern_columns,
+        "patterns": pattern_hashes(patterns), "pattern_sources": {p.name: p.source for p in patterns},
+        "windows": windows, "max_window_seconds": max(windows.values(), default=0), "threshold": threshold,
+        "mode": "closing", "blazingaml": __version__, "trained_rows": int(trained_rows),
+        "training_period_rows": int(training_period_rows),
+        "validation_rows": int(validation_rows),
+    }
 
 
 def model_patterns(meta: dict, paths=None) -> list:
