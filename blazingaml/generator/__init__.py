@@ -30,9 +30,9 @@ from ..io.vocab import CURRENCIES, PAYMENT_FORMATS, TIMESTAMP_FORMAT, TYPOLOGIES
 from .crime import CRIME, CRIME_SOURCES, CrimePlanner
 from .economy import economy
 from .ledger import LAYERING, Ledger, Placements, label_transactions
-from .population import RATE_PER_USD, accounts_for_new_keys, make_population
+from .population import BITCOIN, RATE_PER_USD, accounts_for_new_keys, make_population
 from .timing import DAY, Calendar
-from .writer import text_rows, write_accounts, write_controlled, write_placements, write_trans
+from .writer import text_rows, write_accounts, write_controlled, write_placements, write_trans, written_amounts
 
 __all__ = ["generate", "load_preset", "PRESETS", "GeneratedFiles"]
 
@@ -250,6 +250,10 @@ def generate(out_dir: str | os.PathLike, preset: str = "hi-small-like", scale: f
     ledger, case = ledger.take(order), case[order]
 
     step("labels")
+    # Dirty balances count the amounts as written, so that the files alone replay every label.
+    bitcoin = ledger.pay_currency == BITCOIN
+    ledger.usd = written_amounts(ledger.amount_paid, bitcoin) / RATE_PER_USD[ledger.pay_currency]
+    plan.placements.usd = written_amounts(plan.placements.usd, np.zeros(len(plan.placements.usd), bool))
     replay = np.lexsort((np.arange(len(ledger)), ledger.ts))
     n_cases = len(plan.case_accounts)
 

@@ -7,8 +7,8 @@ others as payments from their victims or customers (extortion, loan sharking, ga
 or from the defrauded employer (embezzlement), which are not laundering themselves (the money is not
 yet illicit when it moves) but make the receiving account dirty. A share of cases (`layered_share`)
 is then **layered** through one attempt of a typology, with the shapes of typologies.py, between
-accounts that the criminals control: mules and shell companies recruited from the population (any
-further account of a person, any account of a firm without employees, alike) and a small pool of accounts reused across attempts (4% of the
+accounts that the criminals control: mules and shell companies recruited from the population (with a
+preference for little-used accounts) and a small pool of accounts reused across attempts (4% of the
 real dev attempts' accounts take part in more than one). Legs go by ACH in the receiving account's
 currency (both measured on the real pattern rows). Whatever dirty money rests in an account at the
 end is **integrated**: after a rest, the holder spends it in a few payments to shops, suppliers,
@@ -43,6 +43,7 @@ PLACEMENT_FORMATS = {
 
 CRIME = {
     "layered_share": 0.9,              # cases layered through an attempt (the rest integrated directly)
+    "recruit_activity_exponent": 1.0,  # recruited accounts drawn with weight activity ** -exponent
     "controlled_activity": 0.3,        # ordinary spending on a controlled account, relative to its owner's
     "reuse_share": 0.04,               # account slots filled from the reused pool
     "rest_days_mean": 4.0,             # dirty money rests Exp(mean) days before it is spent
@@ -124,6 +125,7 @@ class CrimePlanner:
         # accounts of firms without employees.
         recruitable = np.flatnonzero(((pop.kind == INDIVIDUAL) & ~pop.primary) | ((pop.kind != INDIVIDUAL) & (pop.size == 0)))
         self.recruitable = recruitable
+        self.recruit_cdf = np.cumsum(pop.activity[recruitable] ** -cfg["recruit_activity_exponent"])
         self.reuse_pool: list[int] = []
         self.parts: list[Ledger] = []
         self.part_case: list[int] = []
@@ -150,7 +152,7 @@ class CrimePlanner:
                 weights = 1.0 / np.arange(1, len(self.reuse_pool) + 1)
                 a = self.reuse_pool[int(self.rng.choice(len(self.reuse_pool), p=weights / weights.sum()))]
             else:
-                a = int(self.recruitable[self.rng.integers(0, len(self.recruitable))])
+                a = int(Counterparties.pick(self.rng, self.recruitable, self.recruit_cdf, 1)[0])
                 if self.rng.random() < 0.1:
                     self.reuse_pool.append(a)
             if a not in picks:

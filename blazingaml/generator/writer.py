@@ -23,12 +23,22 @@ _COUNTRY_OF_CURRENCY = ("US", "Germany", "China", "Japan", "India", "Russia", "U
                         "Switzerland", "Mexico", "Brazil", "Israel", "Saudi Arabia", "Digital")
 
 
+def _scaled_amounts(values: np.ndarray, decimals: int) -> np.ndarray:
+    """Amounts in units of 10**-decimals as written: rounded, never down to zero."""
+    return np.maximum(np.round(values * 10 ** decimals), 1).astype(np.int64)
+
+
+def written_amounts(values: np.ndarray, bitcoin: np.ndarray) -> np.ndarray:
+    """The values `format_amounts` writes, as floats (what a reader of the files gets back)."""
+    return np.where(bitcoin, _scaled_amounts(values, 6) / 10 ** 6, _scaled_amounts(values, 2) / 10 ** 2)
+
+
 def format_amounts(values: np.ndarray, bitcoin: np.ndarray) -> pa.Array:
     """2 decimals, 6 for Bitcoin, never rounding a payment down to zero."""
     out = None
     for decimals, mask in ((2, ~bitcoin), (6, bitcoin)):
         scale = 10 ** decimals
-        scaled = np.maximum(np.round(values * scale), 1).astype(np.int64)
+        scaled = _scaled_amounts(values, decimals)
         whole = pc.cast(pa.array(scaled // scale), pa.string())
         frac = pc.utf8_lpad(pc.cast(pa.array(scaled % scale), pa.string()), decimals, "0")
         text = pc.binary_join_element_wise(whole, frac, ".")
