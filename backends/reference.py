@@ -82,7 +82,7 @@ class ReferenceInterpreter:
             return self.member(env["#sets"][e.set_name], env[e.node], env, tr)
         if isinstance(e, I.Unary):
             v = self.value(e.operand, env, tr)
-            return -v if e.op == "neg" else (not v if e.op == "not" else abs(v))
+            return -float(v) if e.op == "neg" else (not v if e.op == "not" else abs(v))   # double precision: -0.0
         if isinstance(e, I.Binary):
             if e.op == "and":
                 return self.value(e.left, env, tr) and self.value(e.right, env, tr)

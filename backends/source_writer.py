@@ -235,8 +235,8 @@ class SourceWriter:
             return env.members[(e.node, e.set_name)]
         if isinstance(e, I.Unary):
             inner = self.expr(e.operand, env)
-            if e.op == "neg":
-                return f"(-{inner})"
+            if e.op == "neg":   # in double precision: the negation of a zero count is -0.0 (x / -0.0 is -inf)
+                return f"(-1.0 * {inner})"
             if e.op == "not":
                 return self.not_(inner)
             if e.op == "abs":

@@ -46,6 +46,20 @@ def test_random_patterns_compiled_by_numba(file, g):
     check(file, g, lanes=None, split=False, jit=True)
 
 
+def test_negated_zero_count_is_minus_zero():
+    """Found by the long campaign (file 136): `5 / -size(c)` with an empty `c` is 5 / -0.0 = -inf in
+    double precision (the AST oracle), not 5 / 0 = +inf as integer negation gave in every executor."""
+    import numpy as np
+
+    from blazingaml.dsl.parser import parse_text
+
+    text = ("pattern p\n    window 6h\n    bins 0..1\n    trigger a -> b\n"
+            "    stage c = edges d in a.in\n    emit 5 / -size(c)\n")
+    g = (np.array([0, 1]), np.array([1, 0]), np.array([1662032400, 1662032400 + 3600]), 2)
+    for mode in ("closing", "participation"):
+        assert disagreements(parse_text(text, "<negated zero>"), g, mode, host_lanes=2) == []
+
+
 CAMPAIGN_SEED = 20261128
 
 
