@@ -138,7 +138,9 @@ def run_numba(graph: TemporalGraph, compiled: CompiledPatterns, threads: int | N
     dtype = np.dtype(dtype)
     cap = int(np.iinfo(dtype).max)
     positions = column_positions(compiled.programs)
-    out = np.zeros((graph.m, len(compiled.columns)), dtype)
+    # Column-major: each trigger writes a few bins, consecutive triggers the same columns' next
+    # rows; and each feature column comes out contiguous, as Parquet and Arrow store it.
+    out = np.zeros((graph.m, len(compiled.columns)), dtype, order="F")
     overflow_all = np.zeros((graph.m, len(compiled.programs)), np.int8)
     steps = np.zeros(nthreads, np.int64)   # path steps, per thread (no atomics)
     arrays = graph_arrays(graph)
