@@ -285,8 +285,8 @@ class ReferenceInterpreter:
                     members.append(x)
             found = {a: statistic(a.func, [self.value(a.value, {**env, op.name: f}, tr) for f in edges]
                                   if a.value is not None else edges, members) for a in op.aggregates}
-            # participation credits no edges for aggregates: they summarise a window, not an instance
-            local = {**env, "#aggregates": {**env.get("#aggregates", {}), **found}}
+            local = {**env, "#aggregates": {**env.get("#aggregates", {}), **found},
+                     "#credit": {**env["#credit"], op.name: ("edges", set(edges))}}
             self.run_ops(rest, local, tr, credited, out, col0)
         elif isinstance(op, I.PathCount):
             for edges in self.paths(op, env, tr):

@@ -517,7 +517,7 @@ class SourceWriter:
                 found[agg] = self.fresh("agg_")
                 self.let(depth, found[agg], self.aggregate_ref("e", self.aggregate_slots[(self.prog_index,
                                                                                           self.case_index, agg)]), "f64")
-            self.ops(rest, env.but(aggregates=found), depth)
+            self.ops(rest, env.but(aggregates=found, sets={**env.sets, op.name: op.edges_stage()}), depth)
         elif isinstance(op, I.PathCount):
             self.path(op, rest, env, depth, split)
         elif isinstance(op, I.Require):

@@ -186,6 +186,11 @@ class WindowAggregates:
     aggregates: tuple   # the Aggregate expressions the case reads, each once
     source: str = ""
 
+    def edges_stage(self) -> "SetCount":
+        """The same stage as a plain `edges` set (what participation mode credits)."""
+        return SetCount(self.name, "edges", self.var, (Term((NbrAtom(self.owner, self.direction, self.edge),)),),
+                        self.filter, source=self.source)
+
 
 @dataclass(frozen=True)
 class Require:
