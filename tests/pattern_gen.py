@@ -353,8 +353,11 @@ class _Generator:
             stmts.append(A.Emit(value=self.emitted(scope), when=self.optional_condition(scope)))
         for _ in range(named):
             self.emit_names += 1
-            stmts.append(A.Emit(value=self.number(scope, 2, rounded=True), when=self.optional_condition(scope),
-                                name=f"v{self.emit_names}"))
+            if scope.of(AGGREGATED) and self.c.integer(0, 3) != 0:   # mostly an aggregate: what named emits are for
+                value = self.aggregate(scope, rounded=True)
+            else:
+                value = self.number(scope, 2, rounded=True)
+            stmts.append(A.Emit(value=value, when=self.optional_condition(scope), name=f"v{self.emit_names}"))
         return A.Case(name=name, stmts=tuple(stmts))
 
     def pattern(self, name: str) -> A.Pattern:
