@@ -134,13 +134,15 @@ class _Checker:
             stage = e.arg.name
         else:
             parts = list(subexpressions(e.arg))
-            targets = {x.target for x in parts if isinstance(x, A.Attribute)}
+            attributes = sorted((x for x in parts if isinstance(x, A.Attribute)),
+                                key=lambda x: (x.pos.line, x.pos.column))
             stray = next((x for x in parts if isinstance(x, (A.Name, A.Call, A.Member, A.String))), None)
-            if stray is not None or len(targets) != 1:
+            stray = stray or next((x for x in attributes if x.target != attributes[0].target), None)
+            if stray is not None or not attributes:
                 where = stray.pos if stray is not None else e.pos
                 self.fail(f"{e.func}() aggregates a value of one `edges` stage's edges", where,
                           hint=f"for example: {example}; inside it, only the stage's edge attributes and numbers")
-            stage = targets.pop()
+            stage = attributes[0].target
         if scope.get(stage) != EDGE_SET:
             kind = scope.get(stage)
             self.fail(f"`{stage}` is {'a ' + kind if kind else 'not defined'}, not an `edges` stage", e.pos,
