@@ -69,7 +69,8 @@ def render_plan(kernels, stats: GraphStats | None = None, source: str = "") -> s
         out.append(f"kernel {k}: one pass over the triggers for {', '.join(p.name for p in kernel.programs)}")
         for p in kernel.programs:
             out.append(f"  pattern {p.name}: window {p.window_seconds}s "
-                       f"{'[t-w, t]' if p.window_inclusive else '(t-w, t]'}, {len(p.bins)} bins, "
+                       f"{'[t_prev-w, t] (lagged)' if p.window_lagged else '[t-w, t]' if p.window_inclusive else '(t-w, t]'}, "
+                       f"{len(p.bins)} bins, "
                        f"estimated work per trigger {program_cost(p, stats):,.1f}")
             out.append(f"    passes: {', '.join(p.passes) or 'none'}")
             out.append(f"    trigger {p.trigger_src} -> {p.trigger_dst} as {p.trigger_edge} "
