@@ -15,7 +15,8 @@ from .runtime import DEFAULT_MAX_WORK, compile_patterns, mine_graph
 
 @dataclass
 class MinedFeatures:
-    table: pa.Table        # tx_id + one int32 column per (pattern, bin), then <pattern>.work_limited flags
+    table: pa.Table        # tx_id + one int32 column per (pattern, bin) and a float32 one per named emit,
+                           # then <pattern>.work_limited flags
     seconds: float
     graph_seconds: float
     edges: int
@@ -41,7 +42,10 @@ def mine_table(table: pa.Table, accounts: pa.Table | None, patterns, backend: st
                         on_work_limit=on_work_limit, work=work)
     t2 = time.perf_counter()
     columns = [pa.array(table.column("tx_id").to_numpy())]
-    columns += [pa.array(np.ascontiguousarray(values[:, j])) for j in range(values.shape[1])]
+    # counts stay int32 columns when named emits make the matrix float32 (exact up to count_cap)
+    real = {f"{p.name}.{name}" for p in compiled.programs for name in p.named}
+    columns += [pa.array(np.ascontiguousarray(values[:, j] if name in real else values[:, j].astype(np.int32)))
+                for j, name in enumerate(compiled.columns)]
     columns += [pa.array(work.flags(name, graph.m)) for name in compiled.work_limited]
     names = ["tx_id"] + compiled.columns + [f"{name}.work_limited" for name in compiled.work_limited]
     out = pa.table(columns, names=names)
