@@ -1,6 +1,6 @@
-"""Window aggregates: the sliding sweeps (backends/window_sweeps.py) equal the reference
-interpreter's naive computation, in every window mode and account role, and stay accurate where
-raw power sums would not."""
+"""Window aggregates: the sliding sweeps (backends/window_sweeps.py), read by the generated Numba
+source and CUDA C, equal the reference interpreter's naive computation, in every window mode and
+account role, and stay accurate where raw power sums would not."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from blazingaml.dsl.parser import parse_text
 from blazingaml.graph import TemporalGraph
 from blazingaml.runtime import compile_patterns, mine_graph, run_numba, settle
 
+from .differential import host_features
 from .strategies import BASE_TS, build, differing_patterns, temporal_graphs
 
 STATS = ("count", "distinct", "sum", "mean", "min", "max", "median", "var", "std", "skew", "kurtosis")
@@ -39,6 +40,8 @@ def test_sweeps_equal_the_reference(g):
     compiled = compile_patterns(PATTERNS)
     got = settle(graph, compiled, *run_numba(graph, compiled, jit=False), 10**6)
     assert not differing_patterns(expected, got, compiled.columns)
+    cuda = host_features(graph, compiled, 10**6)   # the generated CUDA C, on the host shim
+    assert not differing_patterns(expected, cuda, compiled.columns)
 
 
 def one_account(ts, amounts, window: str) -> np.ndarray:
