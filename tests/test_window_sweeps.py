@@ -20,8 +20,11 @@ STATS = ("count", "distinct", "sum", "mean", "min", "max", "median", "var", "std
 def every_aggregate(name: str, window: str, owner: str, direction: str, where: str = "") -> str:
     emits = "\n".join(f"    emit {s} = {s}(w)" if s in ("count", "distinct") else
                       f"    emit {s} = {s}(w.amount_paid - w.amount_received / 3)" for s in STATS)
+    # `near` is scanned inside the kernel, so the kernel's own window (lagged or not) is tested too
     return (f"pattern {name}\n    window {window}\n    trigger a -> b\n"
-            f"    stage w = edges x in {owner}.{direction} as f{where}\n{emits}\n    emit ts_var = var(w.ts)\n")
+            f"    stage w = edges x in {owner}.{direction} as f{where}\n"
+            f"    stage near = nodes y in {owner}.{direction}\n{emits}\n    emit ts_var = var(w.ts)\n"
+            f"    emit near = size(near)\n")
 
 
 PATTERNS = parse_text("\n".join([
