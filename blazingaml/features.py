@@ -88,8 +88,15 @@ class MiningRun:
         return ["tx_id"] + self.compiled.columns + [f"{name}.work_limited" for name in self.compiled.work_limited]
 
     @property
+    def real_columns(self) -> set[str]:
+        """Columns of named emits (float32); the others are counts (int32)."""
+        return {f"{p.name}.{name}" for p in self.compiled.programs for name in p.named}
+
+    @property
     def schema(self) -> pa.Schema:
-        types = [self.table.schema.field("tx_id").type] + [pa.int32()] * len(self.compiled.columns) + [pa.bool_()] * len(self.compiled.work_limited)
+        real = self.real_columns
+        types = ([self.table.schema.field("tx_id").type] + [pa.float32() if c in real else pa.int32() for c in self.compiled.columns]
+                 + [pa.bool_()] * len(self.compiled.work_limited))
         return pa.schema([pa.field(n, t) for n, t in zip(self.names, types)])
 
     def rows(self, first: int, last: int) -> pa.Table:
@@ -100,7 +107,10 @@ class MiningRun:
                             prepared=self.prepared, **self.options)
         self.seconds += time.perf_counter() - t0
         columns = [self.table.column("tx_id").slice(first, last - first).combine_chunks()]
-        columns += [pa.array(values[:, j]) for j in range(values.shape[1])]
+        # counts stay int32 columns when named emits make the matrix float32 (exact up to count_cap)
+        real = self.real_columns
+        columns += [pa.array(np.asarray(values[:, j], np.float32 if name in real else np.int32))
+                    for j, name in enumerate(self.compiled.columns)]
         columns += [pa.array(self.work.flags(name, self.graph.m)[first:last]) for name in self.compiled.work_limited]
         return pa.Table.from_arrays(columns, schema=self.schema)
 

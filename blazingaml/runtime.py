@@ -12,8 +12,8 @@ from .ir import nodes as I
 from .ir.lower import lower
 from .ir.passes import optimize
 from .ir.passes.cost import GraphStats
-from .kernel_results import (ON_WORK_LIMIT, WorkReport, can_hit_work_limit, column_positions, program_indices, report,
-                             settle_overflow)
+from .kernel_results import (ON_WORK_LIMIT, WorkReport, can_hit_work_limit, column_positions, count_cap, feature_dtype,
+                             kernel_named_slices, program_indices, report, settle_overflow)
 
 BACKENDS = ("numba", "reference", "cupy")
 MODES = ("closing", "participation")
@@ -79,8 +79,9 @@ def mine_graph(graph: TemporalGraph, compiled: CompiledPatterns, backend: str = 
     saturates each count at the type's maximum and takes a half or a quarter of the memory.
     A trigger whose path search exceeds `max_work` steps stops the run (`on_work_limit="error"`)
     or gets the type's maximum in that pattern's bins and is recorded in `work` ("flag", the
-    default; a warning names how many and the first tx_id). `work` also adds up path steps."""
-    dtype = np.dtype(dtype)
+    default; a warning names how many and the first tx_id). `work` also adds up path steps.
+    Patterns with named emits make the matrix float32, whatever `dtype` (see kernel_results)."""
+    dtype = feature_dtype(compiled.programs, dtype)
     if backend not in BACKENDS:
         raise BlazingError(f"unknown backend '{backend}'", hint="choose numba, cupy or reference")
     if on_work_limit not in ON_WORK_LIMIT:
@@ -123,9 +124,11 @@ def settle(graph: TemporalGraph, compiled: CompiledPatterns, values: np.ndarray,
                     on_work_limit, work)
     if len(work.rows) > flagged:
         report(work, max_work)
-    dtype = np.dtype(dtype)
+    dtype = feature_dtype(compiled.programs, dtype)
     if values.dtype == dtype:
         return values
+    if dtype.kind == "f":
+        return values.astype(dtype)
     return np.minimum(values, np.iinfo(dtype).max).astype(dtype)
 
 
@@ -144,13 +147,14 @@ def run_numba(graph: TemporalGraph, compiled: CompiledPatterns, threads: int | N
     from .backends.numba_codegen import CLOSURE_SCRATCH, NumbaCodegen, interpret_kernel, load_kernel
     from .backends.source_writer import STACK_SLOTS, graph_arrays
     from .backends.sliding import sliding_counts
+    from .backends.window_sweeps import window_aggregates
     from .ir.passes.schedule import trigger_order
 
     if threads:
         numba.set_num_threads(min(int(threads), numba.config.NUMBA_NUM_THREADS))
     nthreads = numba.get_num_threads()
-    dtype = np.dtype(dtype)
-    cap = int(np.iinfo(dtype).max)
+    dtype = feature_dtype(compiled.programs, dtype)
+    cap = count_cap(dtype)
     positions = column_positions(compiled.programs)
     # Column-major: each trigger writes a few bins, consecutive triggers the same columns' next
     # rows; and each feature column comes out contiguous, as Parquet and Arrow store it.
@@ -170,12 +174,18 @@ def run_numba(graph: TemporalGraph, compiled: CompiledPatterns, threads: int | N
         scratch = [np.zeros((nthreads, STACK_SLOTS), np.int64) for _ in range(4)]
         scratch += [np.zeros((nthreads, NumbaCodegen.CLOSURE_CAPACITY), dtype) for _, dtype in CLOSURE_SCRATCH]
         if kernel not in prepared:
-            prepared[kernel] = sliding_counts(graph, kernel), trigger_order(graph, kernel)
-        sliding, order = prepared[kernel]
+            prepared[kernel] = sliding_counts(graph, kernel), trigger_order(graph, kernel), window_aggregates(graph, kernel)
+        sliding, order, aggregates = prepared[kernel]
         if rows is not None:  # the range's triggers, still in the load balancer's order
             order = order[(graph.row[order] >= first) & (graph.row[order] < last)]
+        reals = np.zeros((graph.m, max(sum(len(p.named) for p in kernel.programs), 1)))
         fn(order, *arrays, bins, out, out_row, colmap.astype(np.int64), cap, overflow, stamp, max_work,
-           *scratch[:4], sliding, steps, *scratch[4:], np.zeros(nthreads, np.int64))
+           *scratch[:4], sliding, steps, *scratch[4:], np.zeros(nthreads, np.int64), aggregates, reals)
+        named = kernel_named_slices(kernel, positions)
+        if named:   # named emits of the edges whose rows are in range
+            edges = np.flatnonzero((graph.row >= first) & (graph.row < last))
+            for dst, src in named:
+                out[out_row[edges], dst] = reals[edges, src]
         overflow_all[:, program_indices(compiled, kernel)] = overflow
         if progress is not None:
             progress(len(kernel.programs))
