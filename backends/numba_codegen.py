@@ -25,7 +25,7 @@ HELPERS = ("ts_lower", "ns_first", "has_window_edge", "bin_index", "divide", "re
 KERNEL_ARGS = ("order",) + GRAPH_ARGS + (
     "bins_all", "out", "row", "colmap", "cap", "overflow", "stamp", "max_work", "sc_node", "sc_edge", "sc_pos",
     "sc_ts", "sliding", "path_steps", "sc_ckey", "sc_cstamp", "sc_cdist", "sc_clate", "sc_cmark", "sc_cfront",
-    "closure_builds",
+    "closure_builds", "aggregates", "reals",
 )
 CLOSURE_SCRATCH = (("sc_ckey", "int32"), ("sc_cstamp", "int64"), ("sc_cdist", "int32"), ("sc_clate", "int64"),
                    ("sc_cmark", "int32"), ("sc_cfront", "int32"))   # per-thread rows, CLOSURE_ARRAYS order
@@ -42,6 +42,15 @@ class NumbaCodegen(SourceWriter):
 
     def sliding_ref(self, e: str, j: int) -> str:
         return f"sliding[{e}, {j}]"
+
+    def aggregate_ref(self, e: str, j: int) -> str:
+        return f"aggregates[{e}, {j}]"
+
+    def named_store(self, d: int, e: str, j: int, value: str):
+        self.assign(d, f"reals[{e}, {j}]", value)
+
+    def previous_time(self) -> str:
+        return "(ts[e - 1] if e > 0 else t)"
 
     def bin_call(self, value: str, offset: int, count: int) -> str:
         return f"bin_index({value}, bins_all[{offset}:{offset + count}])"

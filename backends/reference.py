@@ -8,6 +8,8 @@ its time-sorted edges and ends at the trigger, so explaining one alert touches o
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from blazingaml.graph import TemporalGraph
@@ -33,7 +35,8 @@ class _Trigger:
     def __init__(self, g: TemporalGraph, prog: I.Program, e: int):
         self.g, self.prog, self.e = g, prog, e
         self.t = int(g.ts[e])
-        self.lo = self.t - prog.window_seconds
+        # a lagged window starts `window` before the previous edge of the stream
+        self.lo = (int(g.ts[e - 1]) if prog.window_lagged and e > 0 else self.t) - prog.window_seconds
 
     def neighbours(self, owner: int, direction: str):
         """(edge, other account) of `owner`'s window edges in one direction, in time order."""
@@ -45,6 +48,28 @@ class _Trigger:
             if f > self.e:   # edges are numbered in time order: the rest follow the trigger
                 break
             yield f, int(adj.nbr[p])
+
+
+def statistic(func: str, values: list, members: list) -> float:
+    """An aggregate of a window's edges, by its definition (docs/language.md): 0 when empty; the
+    population moments from deviations to the mean, 0 when all values are equal."""
+    n = len(values)
+    if func == "count":
+        return float(n)
+    if func == "distinct":
+        return float(len(set(members)))
+    if n == 0:
+        return 0.0
+    xs = np.sort(np.asarray(values, np.float64))
+    mean = math.fsum(xs) / n
+    if func in ("sum", "mean", "min", "max", "median"):
+        middle = xs[(n - 1) // 2] if n % 2 else (xs[n // 2 - 1] + xs[n // 2]) / 2
+        return {"sum": math.fsum(xs), "mean": mean, "min": xs[0], "max": xs[-1], "median": middle}[func]
+    if xs[0] == xs[-1]:
+        return 0.0
+    dev = xs - mean
+    m2, m3, m4 = (math.fsum(dev ** k) / n for k in (2, 3, 4))
+    return {"var": m2, "std": math.sqrt(m2), "skew": m3 / m2 ** 1.5, "kurtosis": m4 / m2 ** 2}[func]
 
 
 class _WorkLimit(Exception):
@@ -80,6 +105,8 @@ class ReferenceInterpreter:
             return env["#length"][e.path_name]
         if isinstance(e, I.MemberOf):
             return self.member(env["#sets"][e.set_name], env[e.node], env, tr)
+        if isinstance(e, I.Aggregate):
+            return env["#aggregates"][e]
         if isinstance(e, I.Unary):
             v = self.value(e.operand, env, tr)
             return -float(v) if e.op == "neg" else (not v if e.op == "not" else abs(v))   # double precision: -0.0
@@ -250,6 +277,17 @@ class ReferenceInterpreter:
             local = {**env, "#size": {**env["#size"], op.name: size},
                      "#credit": {**env["#credit"], op.name: ("edges", edges)}}
             self.run_ops(rest, local, tr, credited, out, col0)
+        elif isinstance(op, I.WindowAggregates):
+            edges, members = [], []
+            for f, x in tr.neighbours(env[op.owner], op.direction):
+                if self.truth(op.filter, {**env, op.var: x, op.edge: f}, tr):
+                    edges.append(f)
+                    members.append(x)
+            found = {a: statistic(a.func, [self.value(a.value, {**env, op.name: f}, tr) for f in edges]
+                                  if a.value is not None else edges, members) for a in op.aggregates}
+            local = {**env, "#aggregates": {**env.get("#aggregates", {}), **found},
+                     "#credit": {**env["#credit"], op.name: ("edges", set(edges))}}
+            self.run_ops(rest, local, tr, credited, out, col0)
         elif isinstance(op, I.PathCount):
             for edges in self.paths(op, env, tr):
                 local = {**env, "#length": {**env["#length"], op.name: len(edges)}}
@@ -257,7 +295,13 @@ class ReferenceInterpreter:
         elif isinstance(op, I.Require):
             if self.truth(op.cond, env, tr):
                 self.run_ops(rest, env, tr, credited, out, col0)
+        elif isinstance(op, I.Emit) and op.name:
+            # one value per trigger, in both modes, written to the trigger's row
+            if self.truth(op.when, env, tr):
+                out[tr.e, col0 + len(tr.prog.bins) + tr.prog.named.index(op.name)] = self.value(op.value, env, tr)
+            self.run_ops(rest, env, tr, credited, out, col0)
         elif isinstance(op, I.Emit):
+            self.run_ops(rest, env, tr, credited, out, col0)
             if not self.truth(op.when, env, tr):
                 return
             value = self.value(op.value, env, tr)
@@ -299,8 +343,8 @@ class ReferenceInterpreter:
         A trigger whose path search exceeds `max_work` steps stops there, keeping what it
         counted so far, and gets code WORK_LIMIT in `self.overflow` [m, programs]."""
         g = self.g
-        total = sum(len(p.bins) for p in programs)
-        out = np.zeros((g.m, total), dtype=np.int32)
+        total = sum(len(p.columns) for p in programs)
+        out = np.zeros((g.m, total), dtype=np.float64 if any(p.named for p in programs) else np.int32)
         self.overflow = np.zeros((g.m, len(programs)), np.int8)
         col0 = 0
         for j, prog in enumerate(programs):
@@ -315,5 +359,5 @@ class ReferenceInterpreter:
                         self.run_ops(case.ops, {**env, "#case": case.name}, tr, frozenset({e}), out, col0)
                 except _WorkLimit:
                     self.overflow[e, j] = WORK_LIMIT
-            col0 += len(prog.bins)
+            col0 += len(prog.columns)
         return out

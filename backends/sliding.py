@@ -14,11 +14,13 @@ from blazingaml.ir import nodes as I
 
 
 @numba.njit(parallel=True, nogil=True, cache=True)
-def _sweep(ptr, edge, nbr, ts, ns_edge, ns_nbr, window, inclusive, distinct, skip_self, out):
+def _same_neighbour_links(edge, ns_edge, ns_nbr, ptr):
+    """For each position of the time-sorted view: the previous and the next position (in time)
+    of an edge between the same two accounts (-1 / m when there is none)."""
     n = ptr.shape[0] - 1
     m = edge.shape[0]
     pos = np.empty(m, np.int64)  # edge number -> position in the time-sorted view
-    for p in range(m):
+    for p in numba.prange(m):
         pos[edge[p]] = p
     prev_same = np.full(m, -1, np.int64)
     next_same = np.full(m, m, np.int64)
@@ -28,6 +30,12 @@ def _sweep(ptr, edge, nbr, ts, ns_edge, ns_nbr, window, inclusive, distinct, ski
                 a, b = pos[ns_edge[q - 1]], pos[ns_edge[q]]
                 prev_same[b] = a
                 next_same[a] = b
+    return prev_same, next_same
+
+
+@numba.njit(parallel=True, nogil=True, cache=True)
+def _sweep(ptr, edge, nbr, ts, prev_same, next_same, window, inclusive, distinct, skip_self, out):
+    n = ptr.shape[0] - 1
     for v in numba.prange(n):
         lo, hi = ptr[v], ptr[v + 1]
         left = lo
@@ -49,11 +57,13 @@ def _sweep(ptr, edge, nbr, ts, ns_edge, ns_nbr, window, inclusive, distinct, ski
 def sliding_counts(graph, kernel: I.Kernel) -> np.ndarray:
     """[m, number of SlidingCount ops in the kernel] int32 values for every trigger edge."""
     ops = [(p, o) for p in kernel.programs for c in p.cases for o in c.ops if isinstance(o, I.SlidingCount)]
-    result = np.zeros((graph.m, max(len(ops), 1)), np.int32)
+    result = np.zeros((graph.m, max(len(ops), 1)), np.int32, order="F")  # a column per sweep, contiguous
+    links = {}  # per direction, shared by its sweeps (fan and degree read the same view)
     for j, (prog, op) in enumerate(ops):
         adj = graph.adjacency(op.direction)
-        col = np.zeros(graph.m, np.int64)
-        _sweep(adj.ptr, adj.edge, adj.nbr, adj.ts, adj.ns_edge, adj.ns_nbr, prog.window_seconds,
-               prog.window_inclusive, op.kind == "nodes", op.skip_self, col)
-        result[:, j] = col
+        if op.direction not in links:
+            links[op.direction] = _same_neighbour_links(adj.edge, adj.ns_edge, adj.ns_nbr, adj.ptr)
+        prev_same, next_same = links[op.direction]
+        _sweep(adj.ptr, adj.edge, adj.nbr, adj.ts, prev_same, next_same, prog.window_seconds,
+               prog.window_inclusive, op.kind == "nodes", op.skip_self, result[:, j])
     return result

@@ -17,6 +17,8 @@ from __future__ import annotations
 from blazingaml.ir import nodes as I
 from blazingaml.kernel_results import WORK_LIMIT
 
+from .window_sweeps import aggregate_slots
+
 _ATTR_ARRAY = {
     "ts": "ts", "amount_paid": "amount_paid", "amount_received": "amount_received", "pay_currency": "pay_currency",
     "recv_currency": "recv_currency", "payment_format": "payment_format", "src": "src", "dst": "dst",
@@ -51,8 +53,10 @@ class UnsupportedConstruct(ValueError):
 class _Env:
     """Names visible at one point of the generated code."""
 
-    def __init__(self, names=None, sizes=None, lengths=None, sets=None, members=None, loop_edges=(), path=None):
+    def __init__(self, names=None, sizes=None, lengths=None, sets=None, members=None, loop_edges=(), path=None,
+                 aggregates=None):
         self.names = dict(names or {})       # IR node/edge name -> variable
+        self.aggregates = dict(aggregates or {})   # Aggregate -> variable holding its value
         self.sizes = dict(sizes or {})       # set name -> variable holding its size
         self.lengths = dict(lengths or {})   # path name -> variable holding its length
         self.sets = dict(sets or {})         # set name -> SetCount op (for membership and credit)
@@ -61,7 +65,8 @@ class _Env:
         self.path = path                     # (edge stack var, hop var) inside a path stage
 
     def but(self, **kw) -> "_Env":
-        env = _Env(self.names, self.sizes, self.lengths, self.sets, self.members, self.loop_edges, self.path)
+        env = _Env(self.names, self.sizes, self.lengths, self.sets, self.members, self.loop_edges, self.path,
+                   self.aggregates)
         for k, v in kw.items():
             setattr(env, k, v)
         return env
@@ -94,7 +99,7 @@ class SourceWriter:
         return repr(float(v))
 
     def let(self, d: int, name: str, value: str, ty: str = "i64"):
-        """Declare and set a new variable (`ty`: i64 or bool)."""
+        """Declare and set a new variable (`ty`: i64, f64 or bool)."""
         self.line(d, f"{name} = {value}")
 
     def assign(self, d: int, target: str, value: str):
@@ -124,6 +129,18 @@ class SourceWriter:
     # Target-specific: how a windowed aggregate is read, a value binned, a count added, and where
     # path stacks and the participation bookkeeping live.
     def sliding_ref(self, e: str, j: int) -> str:
+        raise NotImplementedError
+
+    def aggregate_ref(self, e: str, j: int) -> str:
+        """The value of window aggregate slot j at trigger e (precomputed by the sweeps)."""
+        raise NotImplementedError
+
+    def named_store(self, d: int, e: str, j: int, value: str):
+        """Write a named emit's value to the kernel's real-valued output (trigger e, slot j)."""
+        raise NotImplementedError
+
+    def previous_time(self) -> str:
+        """The time of the edge before the trigger e in the stream (its own time for the first)."""
         raise NotImplementedError
 
     def bin_call(self, value: str, offset: int, count: int) -> str:
@@ -182,6 +199,9 @@ class SourceWriter:
         self.bins_offset = 0
         self.col_offset = 0
         self.sliding_index = {}
+        self.aggregate_slots = aggregate_slots(kernel)
+        self.case_index = 0
+        self.named_offset = 0
         self.pruned_paths = sum(isinstance(o, I.PathCount) and o.prune
                                 for p in kernel.programs for c in p.cases for o in c.ops)
         for pi, p in enumerate(kernel.programs):
@@ -233,6 +253,8 @@ class SourceWriter:
             return env.lengths[e.path_name]
         if isinstance(e, I.MemberOf):
             return env.members[(e.node, e.set_name)]
+        if isinstance(e, I.Aggregate):
+            return env.aggregates[e]
         if isinstance(e, I.Unary):
             inner = self.expr(e.operand, env)
             if e.op == "neg":   # in double precision: the negation of a zero count is -0.0 (x / -0.0 is -inf)
@@ -487,6 +509,15 @@ class SourceWriter:
             c = self.fresh("size_")
             self.let(depth, c, self.sliding_ref("e", self.sliding_index[(self.prog_index, op.name)]))
             self.ops(rest, env.but(sizes={**env.sizes, op.name: c}), depth)
+        elif isinstance(op, I.WindowAggregates):
+            self.comment(depth, f"stage {op.name}: window aggregates of {op.owner}.{op.direction}, precomputed by "
+                                f"sliding sweeps{src}")
+            found = dict(env.aggregates)
+            for agg in op.aggregates:
+                found[agg] = self.fresh("agg_")
+                self.let(depth, found[agg], self.aggregate_ref("e", self.aggregate_slots[(self.prog_index,
+                                                                                          self.case_index, agg)]), "f64")
+            self.ops(rest, env.but(aggregates=found, sets={**env.sets, op.name: op.edges_stage()}), depth)
         elif isinstance(op, I.PathCount):
             self.path(op, rest, env, depth, split)
         elif isinstance(op, I.Require):
@@ -494,7 +525,14 @@ class SourceWriter:
             self.if_(depth, self.cond(op.cond, env, depth))
             self.ops(rest, env, depth + 1)
         elif isinstance(op, I.Emit):
-            self.emit(op, env, depth, src)
+            if op.name:
+                self.comment(depth, f"emit {op.name} = {I.expr_text(op.value)} when {I.expr_text(op.when)}{src}")
+                self.if_(depth, self.cond(op.when, env, depth))
+                slot = self.named_offset + self.prog.named.index(op.name)
+                self.named_store(depth + 1, "e", slot, self.cond(op.value, env, depth + 1))
+            else:
+                self.emit(op, env, depth, src)
+            self.ops(rest, env, depth)   # the case's further emits
         else:
             raise UnsupportedConstruct(f"IR op {type(op).__name__}")
 
@@ -703,11 +741,13 @@ class SourceWriter:
         self.prog = prog
         self.comment(depth, f"---- pattern {prog.name}: window {prog.window_seconds} s "
                             f"({'inclusive' if prog.window_inclusive else 'exclusive'}), {len(prog.bins)} bins")
-        self.assign(depth, "wlo", f"t - {int(prog.window_seconds)}")
+        start = self.previous_time() if prog.window_lagged else "t"
+        self.assign(depth, "wlo", f"{start} - {int(prog.window_seconds)}")
         names = {prog.trigger_src: "ta", prog.trigger_dst: "tb", prog.trigger_edge: "e"}
         env = _Env(names=names)
         self.if_(depth, self.cond(prog.trigger_filter, env, depth))
-        for case in prog.cases:
+        for ci, case in enumerate(prog.cases):
+            self.case_index = ci
             self.comment(depth + 1, f"case {case.name}")
             self.ops(case.ops, env, depth + 1, split=self.splits_hubs)
         self.pass_(depth + 1)
@@ -715,11 +755,13 @@ class SourceWriter:
     def programs(self, depth: int):
         self.bins_offset = 0
         self.col_offset = 0
+        self.named_offset = 0
         for i, prog in enumerate(self.kernel.programs):
             self.prog_index = i
             self.program(prog, depth)
             self.bins_offset += len(prog.bins)
             self.col_offset += len(prog.bins)
+            self.named_offset += len(prog.named)
 
     # ---- rendering ------------------------------------------------------------------------------
     def render_python(self) -> str:

@@ -11,7 +11,8 @@ fit LightGBM on four feature sets and report minority-class F1 and PR-AUC on the
              snapml does not finish them on these worlds (200k edges: 71k edges done in 60 s, slowing).
   quick      raw + our fan, degree and scatter-gather patterns + snapml's vertex statistics alone (a
              minute at scale 0.2, for tuning)
-  ours-gfp   raw + our patterns/gfp (blazingaml mine, closing mode)
+  ours-gfp   raw + our patterns/gfp (blazingaml mine, closing mode): fan, degree, scatter-gather,
+             cycles and vertex_stats.pattern (snapml's vertex statistics, 480 h, as the snapml line)
   ours-full  raw + our whole library (patterns/)
 
 Protocol ([ALT]/[GFP]): temporal 60/20/20 by (timestamp, row); LightGBM fitted on the first 60% with

@@ -3,6 +3,11 @@ same graph side by side with snapml (fastest batching, and the batch-size-1 pari
 equality check). Ratios are measured in one run on one machine.
 
     python bench/bench_mining.py [--scale 0.05] [--parity-edges 20000] [--snap-timeout 300]
+
+Issue 13: the whole GFP set in ONE call on both sides, as a user computes it, on any converted
+transactions file (e.g. the 1M-edge power-law graph, or a scale-1 world):
+
+    python bench/bench_mining.py --one-call tx.parquet [--no-snapml]
 """
 
 from __future__ import annotations
@@ -94,7 +99,14 @@ def main():
     ap.add_argument("--parity-edges", type=int, default=20000)
     ap.add_argument("--snap-timeout", type=float, default=300)
     ap.add_argument("--ours-only", action="store_true", help="only our backend (needs bench_data.py's world)")
+    ap.add_argument("--one-call", metavar="PARQUET", help="the whole GFP set in one call on both sides (issue 13)")
+    ap.add_argument("--no-snapml", action="store_true", help="with --one-call: ours only")
     args = ap.parse_args()
+    if args.one_call:
+        from bench_one_call import one_call
+
+        print(json.dumps(one_call(args.one_call, not args.no_snapml, args.snap_timeout), indent=1))
+        return
     if args.ours_only:
         print(json.dumps(ours_only(args.scale), indent=1))
         return

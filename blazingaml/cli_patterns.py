@@ -31,6 +31,23 @@ def add_dask_engine(p) -> None:
 
 
 
+def machine_memory() -> int:
+    """Half of this machine's physical memory, in bytes (the default --memory)."""
+    import os
+
+    return os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE") // 2
+
+
+def add_memory(p) -> None:
+    """--memory: the budget `mine` keeps its features within (numba backend, closing mode)."""
+    from .distributed import memory_size
+
+    p.add_argument("--memory", type=memory_size, default=machine_memory(), metavar="SIZE",
+                   help="memory for the run, e.g. 8GiB (default: half of this machine's, "
+                        f"{machine_memory() / 2**30:.0f} GiB): features are mined and written range by range "
+                        "of rows to stay within it; the graph itself stays in memory")
+
+
 def uses_dask(args) -> bool:
     """Whether to run on Dask; the Dask options without `--engine dask` are a usage mistake."""
     from .errors import BlazingError
@@ -94,7 +111,7 @@ def cmd_compile(args) -> int:
 def cmd_mine(args) -> int:
     import pyarrow.parquet as pq
 
-    from .features import mine_table
+    from .features import mine_table, mine_to_parquet
     from .io.atomic import atomic_path
 
     patterns = chosen_patterns(args.patterns, args)
@@ -102,12 +119,17 @@ def cmd_mine(args) -> int:
         return mine_with_dask(args, patterns)
     table, accounts = read_transactions(args.input, args)
     log(f"mining {len(patterns)} pattern(s) on {table.num_rows:,} transactions with the {args.backend} backend")
-    with bar("mining", total=len(patterns), unit="") as advance:
-        mined = mine_table(table, accounts, patterns, backend=args.backend, mode=args.mode, threads=args.threads,
-                           max_work=args.max_work, progress=advance, on_work_limit=args.on_work_limit)
     out = Path(args.output)
-    with atomic_path(out) as tmp:
-        pq.write_table(mined.table, tmp)
+    if args.backend == "numba" and args.mode == "closing":  # range by range of rows, within --memory
+        with bar("mining", total=table.num_rows, unit="rows") as advance:
+            mined = mine_to_parquet(out, table, accounts, patterns, args.memory, mode=args.mode, threads=args.threads,
+                                    max_work=args.max_work, progress=advance, on_work_limit=args.on_work_limit)
+    else:
+        with bar("mining", total=len(patterns), unit="") as advance:
+            mined = mine_table(table, accounts, patterns, backend=args.backend, mode=args.mode, threads=args.threads,
+                               max_work=args.max_work, progress=advance, on_work_limit=args.on_work_limit)
+        with atomic_path(out) as tmp:
+            pq.write_table(mined.table, tmp)
     log(f"wrote {out}: {mined.table.num_columns - 1} feature columns; graph built in {mined.graph_seconds:.2f} s, "
         f"mined in {mined.seconds:.2f} s ({mined.edges_per_second:,.0f} edges/s)")
     return 0
@@ -172,6 +194,7 @@ def register(sub, commands: dict, add_common) -> None:
     p.add_argument("--on-work-limit", choices=["flag", "error"], default="flag",
                    help="a trigger over --max-work: flag (default) saturates its counts and marks it in "
                         "<pattern>.work_limited; error stops the run")
+    add_memory(p)
     add_dask_engine(p)
     add_common(p)
     commands["mine"] = cmd_mine

@@ -1,7 +1,10 @@
 """How kernel results land in the feature matrix; every backend uses this module.
 
-* Columns: each pattern's bins are contiguous, patterns in the user's order (`column_positions`);
-  a fused kernel writes its programs' bins side by side (`kernel_column_slices` maps them).
+* Columns: each pattern's bins, then its named emits, are contiguous, patterns in the user's
+  order (`column_positions`); a fused kernel writes its programs' bins side by side
+  (`kernel_column_slices` maps them) and their named emits' values into a float64 matrix of its
+  own (`kernel_named_slices`). A pattern set with named emits is mined into a float32 matrix,
+  whose counts are exact up to `count_cap`.
 * Overflow codes: besides counts, a kernel returns one int8 code per (trigger edge, program of
   the kernel): 0 done, `WORK_LIMIT` the trigger's path search exceeded the work bound and was
   stopped, `CREDIT_LIMIT` (GPU, participation mode) an instance credited more edges than a
@@ -26,12 +29,33 @@ CREDIT_CAP = 256   # edges one participation instance may credit on the GPU (a p
 
 
 def column_positions(programs) -> dict[str, int]:
-    """First feature-matrix column of each program's bins (programs in the user's order)."""
+    """First feature-matrix column of each program (programs in the user's order)."""
     positions, col = {}, 0
     for p in programs:
         positions[p.name] = col
-        col += len(p.bins)
+        col += len(p.columns)
     return positions
+
+
+def feature_dtype(programs, dtype) -> np.dtype:
+    """The feature matrix's type: `dtype` for counts only, float32 once a named emit is real-valued."""
+    return np.dtype(np.float32) if any(p.named for p in programs) else np.dtype(dtype)
+
+
+def count_cap(dtype) -> int:
+    """The largest count a feature matrix of `dtype` holds (float32: every integer up to 2**24)."""
+    dtype = np.dtype(dtype)
+    return 2 ** 24 if dtype.kind == "f" else int(np.iinfo(dtype).max)
+
+
+def kernel_named_slices(kernel: I.Kernel, positions: dict[str, int]) -> list[tuple[slice, slice]]:
+    """(columns of the full feature matrix, columns of the kernel's named-emit output) per program."""
+    pairs, col = [], 0
+    for p in kernel.programs:
+        start = positions[p.name] + len(p.bins)
+        pairs.append((slice(start, start + len(p.named)), slice(col, col + len(p.named))))
+        col += len(p.named)
+    return pairs
 
 
 def kernel_column_slices(kernel: I.Kernel, positions: dict[str, int]) -> list[tuple[slice, slice]]:
@@ -102,7 +126,7 @@ def settle_overflow(graph, programs, overflow: np.ndarray, out: np.ndarray, colu
             f"in participation mode a pattern instance of {names} credits more than {CREDIT_CAP} edges, the GPU "
             f"kernel's per-thread limit ({int(credit.sum()):,} trigger(s), first at tx_id {first})",
             hint="run participation features for this pattern set with --backend numba, or use --mode closing")
-    cap = np.iinfo(out.dtype).max
+    cap = count_cap(out.dtype)
     for j, p in enumerate(programs):
         edges = np.flatnonzero(overflow[:, j] == WORK_LIMIT)
         if not len(edges):

@@ -135,6 +135,7 @@ class Require(Stmt):
 class Emit(Stmt):
     value: Expr = None
     when: Expr | None = None
+    name: str | None = None   # a named emit: the value itself, a float column `<pattern>.<name>`
 
 
 @dataclass(frozen=True)
@@ -164,9 +165,16 @@ class Pattern:
     description: str = ""
     source: str = "<pattern>"
     pos: Pos = field(default=Pos(), compare=False)
+    window_lagged: bool = False   # the window starts `window` before the stream's previous transaction
+
+    def named_emits(self) -> list[str]:
+        """Names of the named (real-valued) emits, in the order they appear."""
+        return [s.name for c in self.cases for s in c.stmts if isinstance(s, Emit) and s.name]
 
     def bin_names(self) -> list[str]:
         """Column suffix of each bin: its lower edge; the last bin is open (`30+`)."""
+        if not self.bins:
+            return []
         names = [str(self.bins[0])]
         for prev, edge in zip(self.bins[:-2], self.bins[1:-1]):
             names.append(str(prev + 1) if edge > prev + 1 else str(edge))
@@ -174,4 +182,5 @@ class Pattern:
         return names if len(self.bins) > 1 else [f"{self.bins[0]}+"]
 
     def columns(self) -> list[str]:
-        return [f"{self.name}.{b}" for b in self.bin_names()]
+        """Feature columns: the bins of counted emits, then one per named emit."""
+        return [f"{self.name}.{b}" for b in self.bin_names() + self.named_emits()]

@@ -16,6 +16,9 @@ EDGE_ATTRS = {
     "ts": NUM, "amount_paid": NUM, "amount_received": NUM, "currency_paid": CURRENCY,
     "currency_received": CURRENCY, "format": FORMAT, "src": NODE, "dst": NODE,
 }
+# Aggregates of an `edges` stage's window edges (docs/language.md, "Aggregates").
+COUNTING_AGGREGATES = ("count", "distinct")
+AGGREGATES = COUNTING_AGGREGATES + ("sum", "mean", "min", "max", "median", "var", "std", "skew", "kurtosis")
 MAX_NESTED_LOOPS = 3
 MAX_EXPRESSION_DEPTH = 200   # operators in a chain such as `a + a + ... + a` (checks and codegen recurse)
 MAX_UNORDERED_HOPS = 12
@@ -41,6 +44,7 @@ _DURATION_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 class _Checker:
     def __init__(self, pattern: A.Pattern, text: str | None):
         self.p, self.text = pattern, text
+        self.edge_stages: dict[str, A.Stage] = {}
 
     def fail(self, message: str, pos: A.Pos, hint: str | None = None):
         raise PatternError(message, self.p.source, pos.line, pos.column, self.text, hint)
@@ -67,11 +71,14 @@ class _Checker:
                 self.fail(f"{kind} `{e.target}` has no attribute `{e.attr}`", e.pos,
                           hint=f"{kind} attributes: " + ", ".join(sorted(table)))
             return table[e.attr]
+        if isinstance(e, A.Call) and e.func in AGGREGATES:
+            return self.aggregate(e, scope)
         if isinstance(e, A.Call):
             t = self.type_of(e.arg, scope)
             want = {"size": SET, "length": PATH, "abs": NUM}.get(e.func)
             if want is None:
-                self.fail(f"unknown function `{e.func}`", e.pos, hint="functions: size(SET), length(PATH), abs(x)")
+                self.fail(f"unknown function `{e.func}`", e.pos,
+                          hint="functions: size(SET), length(PATH), abs(x), and aggregates " + ", ".join(AGGREGATES))
             if t != want and not (e.func == "size" and t == EDGE_SET):
                 self.fail(f"{e.func}() takes a {want}, got a {t}", e.pos)
             if e.func in ("size", "length") and not isinstance(e.arg, A.Name):
@@ -116,6 +123,52 @@ class _Checker:
                 self.fail(f"cannot compare a {lt} with a {rt}", e.pos)
             return BOOL
         raise AssertionError(f"unknown expression {e!r}")
+
+    def aggregate(self, e: A.Call, scope: dict) -> str:
+        """Type of an aggregate call: count(S) and distinct(S) take an `edges` stage; the others an
+        expression of that stage's edge (`mean(S.amount_paid)`), which may use numbers and nothing else."""
+        example = f"{e.func}(S)" if e.func in COUNTING_AGGREGATES else f"{e.func}(S.amount_paid)"
+        if e.func in COUNTING_AGGREGATES:
+            if not isinstance(e.arg, A.Name):
+                self.fail(f"{e.func}() takes the name of an `edges` stage", e.pos, hint=f"for example: {example}")
+            stage = e.arg.name
+        else:
+            parts = list(subexpressions(e.arg))
+            attributes = sorted((x for x in parts if isinstance(x, A.Attribute)),
+                                key=lambda x: (x.pos.line, x.pos.column))
+            stray = next((x for x in parts if isinstance(x, (A.Name, A.Call, A.Member, A.String))), None)
+            stray = stray or next((x for x in attributes if x.target != attributes[0].target), None)
+            if stray is not None or not attributes:
+                where = stray.pos if stray is not None else e.pos
+                self.fail(f"{e.func}() aggregates a value of one `edges` stage's edges", where,
+                          hint=f"for example: {example}; inside it, only the stage's edge attributes and numbers")
+            stage = attributes[0].target
+        if scope.get(stage) != EDGE_SET:
+            kind = scope.get(stage)
+            self.fail(f"`{stage}` is {'a ' + kind if kind else 'not defined'}, not an `edges` stage", e.pos,
+                      hint=f"aggregate the edges of a stage defined above, for example: "
+                           f"`stage S = edges x in {self.p.trigger.dst}.in`, then {example}")
+        self.windowed(self.edge_stages[stage], e.pos)
+        if e.func not in COUNTING_AGGREGATES and self.type_of(e.arg, {stage: EDGE}) != NUM:
+            self.fail(f"{e.func}() needs a number, like `{stage}.amount_paid`", e.arg.pos)
+        return NUM
+
+    def windowed(self, s: A.Stage, pos: A.Pos):
+        """An aggregated stage must be a sweep over one of the trigger's accounts: its neighbourhood
+        is the sender's or receiver's, and its `where` reads only its own edge, member and owner."""
+        atom = s.terms[0].positive[0]
+        t = self.p.trigger
+        if atom.owner not in (t.src, t.dst):
+            self.fail(f"aggregates need a stage over the trigger's accounts; `{s.name}` is over {atom.owner}.{atom.direction}",
+                      pos, hint=f"use {t.src}.out, {t.src}.in, {t.dst}.out or {t.dst}.in: aggregates are kept by one "
+                                "sweep per account over its edges in time order")
+        allowed = {s.var, atom.owner} | ({atom.edge} if atom.edge else set())
+        for x in subexpressions(s.where):
+            name = x.target if isinstance(x, A.Attribute) else x.name if isinstance(x, A.Name) else None
+            if name is not None and name not in allowed:
+                self.fail(f"stage `{s.name}` is aggregated, so its `where` may read only its own edge, member and "
+                          f"owner, not `{name}`", x.pos, hint="aggregates are computed once per account for all "
+                                                               "triggers, so the condition cannot depend on one trigger")
 
     def condition(self, e: A.Expr | None, scope: dict, what: str):
         if e is not None and self.type_of(e, scope) != BOOL:
@@ -170,28 +223,44 @@ class _Checker:
         self.bind(scope, t.dst, NODE, t.pos)
         self.bind(scope, t.edge, EDGE, t.pos)
         self.condition(t.where, scope, "trigger condition")
-        names = set()
+        names, emitted = set(), {}
         for case in p.cases:
             if case.name in names:
                 self.fail(f"case `{case.name}` appears twice", case.pos)
             names.add(case.name)
-            self.case(case, dict(scope))
+            self.case(case, dict(scope), emitted)
 
-    def case(self, case: A.Case, scope: dict):
+    def case(self, case: A.Case, scope: dict, emitted: dict):
         stmts = case.stmts
-        for s in stmts[:-1]:
+        body = len(stmts)
+        while body and isinstance(stmts[body - 1], A.Emit):
+            body -= 1
+        for s in stmts[:body]:
             if isinstance(s, A.Emit):
                 self.fail("`emit` must be the last statement", s.pos,
-                          hint="a pattern (or case) has one emit, after its stages")
-        if not stmts or not isinstance(stmts[-1], A.Emit):
+                          hint="a pattern (or case) ends with its emits, after its stages")
+        if body == len(stmts):
             pos = stmts[-1].pos if stmts else case.pos
             self.fail("every pattern (and every case) ends with `emit`", pos,
                       hint="for example: emit size(mids) when size(mids) >= 2")
+        counted = [s for s in stmts[body:] if not s.name]
+        if len(counted) > 1:
+            self.fail("a case has at most one counted `emit`", counted[1].pos,
+                      hint="name the others to make them columns of their own: emit NAME = VALUE")
+        repeats = next((s for s in stmts[:body] if isinstance(s, (A.For, A.PathStage))), None)
+        for s in stmts[body:]:
+            if s.name and repeats is not None:
+                self.fail(f"named emit `{s.name}` would run once per `{'for' if isinstance(repeats, A.For) else 'path'}` "
+                          "instance, but it writes one value per trigger", s.pos,
+                          hint="put named emits in a case without `for` and `path` stages (aggregates of an "
+                               "`edges` stage do not need a loop)")
+            if s.name and s.name in emitted:
+                self.fail(f"`{s.name}` is emitted twice", s.pos, hint="each named emit is a column and needs its own name")
+            if s.name:
+                emitted[s.name] = s.pos
         loops = 0
         paths = []
         for s in stmts:
-            if isinstance(s, A.Emit) and s is not stmts[-1]:
-                self.fail("`emit` must be the last statement", s.pos)
             if isinstance(s, A.For):
                 loops += 1
                 if loops > MAX_NESTED_LOOPS:
@@ -211,7 +280,8 @@ class _Checker:
                 self.condition(s.cond, scope, "`require` condition")
             elif isinstance(s, A.Emit):
                 if self.type_of(s.value, scope) != NUM:
-                    self.fail("`emit` needs a number (the instance size that picks the bin)", s.value.pos)
+                    what = "the column's value" if s.name else "the instance size that picks the bin"
+                    self.fail(f"`emit` needs a number ({what})", s.value.pos)
                 self.condition(s.when, scope, "`when` condition")
                 if len(paths) > 1:
                     self.fail("at most one path stage per pattern case", s.pos)
@@ -250,6 +320,8 @@ class _Checker:
             self.fail("edges can be named (`as e`) only in an intersection, not in a union", s.pos)
         self.condition(s.where, inner, "`where` condition")
         self.bind(scope, s.name, SET if s.kind == "nodes" else EDGE_SET, s.pos)
+        if s.kind == "edges":
+            self.edge_stages[s.name] = s
 
     def node_set(self, scope: dict, name: str, pos: A.Pos):
         """`name` must be a `nodes` stage defined above (its members are accounts)."""
@@ -275,6 +347,19 @@ class _Checker:
         inner["hop"] = "hop"
         self.condition(s.where, inner, "path condition")
         self.bind(scope, s.name, PATH, s.pos)
+
+
+def subexpressions(e: A.Expr | None):
+    """`e` and every expression inside it (nothing for None)."""
+    stack = [e]
+    while stack:
+        x = stack.pop()
+        if x is None:
+            continue
+        yield x
+        for child in ("left", "right", "operand", "arg", "element"):
+            if isinstance(getattr(x, child, None), A.Expr):
+                stack.append(getattr(x, child))
 
 
 def _token_problem(token) -> tuple[str, str | None] | None:

@@ -200,6 +200,10 @@ class _ToAst(Transformer):
         return A.Emit(_pos(meta), items[0], items[1] if len(items) > 1 else None)
 
     @v_args(meta=True)
+    def named_emit(self, meta, items):
+        return A.Emit(_pos(meta), items[1], items[2] if len(items) > 2 else None, str(items[0]))
+
+    @v_args(meta=True)
     def require_stmt(self, meta, items):
         return A.Require(_pos(meta), items[0])
 
@@ -226,8 +230,8 @@ class _ToAst(Transformer):
     @v_args(meta=True)
     def window(self, meta, items):
         d = _duration(items[0])
-        inclusive = len(items) < 2 or str(items[1]) == "inclusive"
-        return ("window", d.seconds, inclusive, _pos(meta))
+        mode = str(items[1]) if len(items) > 1 else "inclusive"
+        return ("window", d.seconds, mode != "exclusive", _pos(meta), mode == "lagged")
 
     @v_args(meta=True)
     def bins(self, meta, items):
@@ -273,8 +277,13 @@ class _ToAst(Transformer):
         if window is None:
             self._error(f"pattern `{name}` has no window", meta,
                         hint="add a line like `window 24h` after the pattern name")
-        return A.Pattern(name, window[1], window[2], bins[1] if bins else tuple(range(2, 31)), trigger, cases,
-                         description, self.source, _pos(meta))
+        counted = any(isinstance(s, A.Emit) and not s.name for c in cases for s in c.stmts)
+        if bins and not counted:
+            self._error(f"pattern `{name}` has `bins` but no counted emit", bins[2],
+                        hint="bins histogram `emit VALUE`; a named emit (`emit NAME = VALUE`) is its own column")
+        default_bins = tuple(range(2, 31)) if counted else ()
+        return A.Pattern(name, window[1], window[2], bins[1] if bins else default_bins, trigger, cases,
+                         description, self.source, _pos(meta), window_lagged=window[4])
 
     def start(self, items):
         return list(items)

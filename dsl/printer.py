@@ -107,7 +107,8 @@ def statement_text(s: A.Stmt) -> str:
     if isinstance(s, A.Require):
         return f"require {expr_text(s.cond)}"
     if isinstance(s, A.Emit):
-        return f"emit {expr_text(s.value)}{_where(s.when, 'when')}"
+        name = f"{s.name} = " if s.name else ""
+        return f"emit {name}{expr_text(s.value)}{_where(s.when, 'when')}"
     raise TypeError(f"not a statement: {s!r}")
 
 
@@ -130,8 +131,10 @@ def pattern_text(p: A.Pattern) -> str:
     lines = [f"pattern {p.name}"]
     if p.description:
         lines.append(f'    description "{p.description}"')
-    lines.append(f"    window {duration_text(p.window_seconds)}{'' if p.window_inclusive else ' exclusive'}")
-    lines.append(f"    bins {bins_text(p.bins)}")
+    mode = " lagged" if p.window_lagged else ("" if p.window_inclusive else " exclusive")
+    lines.append(f"    window {duration_text(p.window_seconds)}{mode}")
+    if p.bins:
+        lines.append(f"    bins {bins_text(p.bins)}")
     t = p.trigger
     lines.append(f"    trigger {t.src} -> {t.dst}{' as ' + t.edge if t.edge != 'e' else ''}{_where(t.where)}")
     if len(p.cases) == 1 and p.cases[0].name == "main":

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from blazingaml.dsl import ast as A
+from blazingaml.dsl.checks import AGGREGATES
 from blazingaml.io.vocab import CURRENCIES, PAYMENT_FORMATS
 
 
@@ -68,7 +69,9 @@ class _Trigger:
 
     def __init__(self, oracle: "AstOracle", p: A.Pattern, trigger: Tx):
         self.o, self.p, self.tx = oracle, p, trigger
-        lo = trigger.ts - p.window_seconds
+        # lagged: the window starts `window` before the previous transaction of the stream
+        start = oracle.txs[trigger.order - 1].ts if p.window_lagged and trigger.order > 0 else trigger.ts
+        lo = start - p.window_seconds
         self.window = [f for f in oracle.txs[:trigger.order + 1] if (f.ts >= lo if p.window_inclusive else f.ts > lo)]
 
     def edges_of(self, owner: int, direction: str) -> list[tuple[Tx, int]]:
@@ -103,6 +106,8 @@ class AstOracle:
                 return ("bank", self.banks[v])
             attr = getattr(v, e.attr)
             return float(attr) if e.attr in ("ts", "amount_paid", "amount_received") else attr
+        if isinstance(e, A.Call) and e.func in AGGREGATES:
+            return self.aggregate(e, env)
         if isinstance(e, A.Call):
             if e.func == "abs":
                 return abs(self.value(e.arg, env, tr))
@@ -130,6 +135,30 @@ class AstOracle:
                 return same if e.op == "==" else not same
             return {"<": a < b, "<=": a <= b, ">": a > b, ">=": a >= b}[e.op]
         raise TypeError(e)
+
+    def aggregate(self, e: A.Call, env: dict) -> float:
+        """An aggregate of an edges stage's counted edges, from its definition in docs/language.md."""
+        stage = e.arg.name if isinstance(e.arg, A.Name) else _attribute_target(e.arg)
+        v = env[stage][1]
+        edges = v.members
+        if e.func == "count":
+            return float(len(edges))
+        if e.func == "distinct":
+            out = v.stage.terms[0].positive[0].direction == "out"
+            return float(len({f.dst if out else f.src for f in edges}))
+        xs = [self.value(e.arg, {stage: ("edge", f)}, None) for f in edges]
+        if not xs:
+            return 0.0
+        xs = np.array(xs)
+        if e.func in ("sum", "mean", "min", "max", "median"):
+            return float({"sum": np.sum, "mean": np.mean, "min": np.min, "max": np.max,
+                          "median": np.median}[e.func](xs))
+        if xs.min() == xs.max():
+            return 0.0
+        dev = xs - xs.mean()
+        var = float(np.mean(dev ** 2))
+        return {"var": var, "std": math.sqrt(var), "skew": float(np.mean(dev ** 3)) / var ** 1.5,
+                "kurtosis": float(np.mean(dev ** 4)) / var ** 2}[e.func]
 
     def holds(self, cond: A.Expr | None, env: dict, tr: _Trigger) -> bool:
         return cond is None or bool(self.value(cond, env, tr))
@@ -245,7 +274,14 @@ class AstOracle:
         elif isinstance(s, A.Require):
             if self.holds(s.cond, env, tr):
                 self.run(rest, env, members, tr, out, col0)
+        elif isinstance(s, A.Emit) and s.name:
+            if self.holds(s.when, env, tr):   # a named emit writes its value in the trigger's row
+                out[tr.tx.row, col0 + len(tr.p.bins) + tr.p.named_emits().index(s.name)] = self.value(s.value, env, tr)
+            if rest:
+                self.run(rest, env, members, tr, out, col0)
         elif isinstance(s, A.Emit):
+            if rest:   # the case's other emits
+                self.run(rest, env, members, tr, out, col0)
             if not self.holds(s.when, env, tr):
                 return
             b = col0 + bin_of(self.value(s.value, env, tr), tr.p.bins)
@@ -264,8 +300,9 @@ class AstOracle:
             raise TypeError(s)
 
     def features(self, patterns) -> np.ndarray:
-        """[rows in input order, total bins] histogram counts of every pattern."""
-        out = np.zeros((len(self.txs), sum(len(p.bins) for p in patterns)), np.int64)
+        """[rows in input order, columns] histogram counts and named values of every pattern."""
+        out = np.zeros((len(self.txs), sum(len(p.columns()) for p in patterns)),
+                       np.float64 if any(p.named_emits() for p in patterns) else np.int64)
         col0 = 0
         for p in patterns:
             t = p.trigger
@@ -276,7 +313,7 @@ class AstOracle:
                     continue
                 for case in p.cases:
                     self.run(case.stmts, env, frozenset(), tr, out, col0)
-            col0 += len(p.bins)
+            col0 += len(p.columns())
         return out
 
 
@@ -284,6 +321,8 @@ def _names(e) -> set[str]:
     """Stage names an expression mentions (in size(), length() or membership)."""
     if e is None:
         return set()
+    if isinstance(e, A.Call) and e.func in AGGREGATES and not isinstance(e.arg, A.Name):
+        return {_attribute_target(e.arg)}
     if isinstance(e, A.Call):
         return ({e.arg.name} if isinstance(e.arg, A.Name) else set()) | _names(e.arg)
     if isinstance(e, A.Member):
@@ -293,6 +332,19 @@ def _names(e) -> set[str]:
     if isinstance(e, A.Binary):
         return _names(e.left) | _names(e.right)
     return set()
+
+
+def _attribute_target(e) -> str:
+    """The stage whose edge an aggregate's value reads (`S` in `mean(S.amount_paid * 2)`)."""
+    if isinstance(e, A.Attribute):
+        return e.target
+    for child in (getattr(e, "left", None), getattr(e, "right", None), getattr(e, "operand", None),
+                  getattr(e, "arg", None)):
+        if isinstance(child, A.Expr):
+            found = _attribute_target(child)
+            if found:
+                return found
+    return ""
 
 
 def oracle_features(patterns, src, dst, ts, tx_id, banks, mode="closing", amount_paid=None, amount_received=None,

@@ -8,8 +8,11 @@ booleans to False), `RandomChooser` from a seeded `random.Random` (for the fuzz 
 Covered: trigger predicates and edge names, `for` / `for distinct` with `as` and `where`, `nodes`
 stages over `&`, `|`, `-` and named sets (edges named in intersections: partial orders),
 `edges` stages, `path` with hop ranges, `increasing` and `edge`/`hop` conditions, windows
-(every unit, inclusive or exclusive), bins (ranges and lists), `case` blocks, `require`, `emit`
-with and without `when`; expressions: numbers, durations, amounts, timestamps, banks,
+(every unit, inclusive, exclusive or lagged), bins (ranges and lists), `case` blocks, `require`,
+`emit` with and without `when`, named emits; aggregates of `edges` stages on the trigger's
+accounts (exact ones, count distinct min max median, anywhere; the others only in named emits'
+values, which the executors compare with a tolerance, never where a rounding could flip a
+condition or a bin); expressions: numbers, durations, amounts, timestamps, banks,
 currencies and payment formats by name, node and edge (in)equality, `size`, `length`, `abs`,
 `+ - * /`, unary minus, comparisons, `and`/`or`/`not`, membership.
 """
@@ -23,6 +26,9 @@ from blazingaml.dsl import ast as A
 from blazingaml.io.vocab import CURRENCIES
 
 NODE, EDGE, SET, EDGE_SET, PATH = "node", "edge", "set", "edge set", "path"
+AGGREGATED = "aggregated edge set"   # an `edges` stage on a trigger account, whose aggregates may be read
+EXACT_AGGREGATES = ("count", "distinct", "min", "max", "median")   # selections: equal in every executor
+ROUNDED_AGGREGATES = ("sum", "mean", "var", "std", "skew", "kurtosis")
 NAMES = tuple("abcdfghjklmnpqrstuvwxyz") + tuple(f"{c}{i}" for i in range(1, 10) for c in "nvw")
 WINDOWS = ((6 * 3600, "6h"), (86400, "1d"), (2 * 3600, "2h"), (30 * 3600, "30h"), (2 * 86400, "2d"),
            (5400, "90m"), (40000, "40000s"), (3 * 86400, "3d"))
@@ -94,6 +100,8 @@ class _Generator:
     def __init__(self, choose: Chooser):
         self.c = choose
         self.used: set[str] = set()
+        self.endpoints: tuple = ()
+        self.emit_names = 0
 
     def fresh(self, scope: Scope) -> str:
         for name in NAMES:
@@ -113,7 +121,20 @@ class _Generator:
         return first, self.c.choice(others) if others else first
 
     # ------------------------------------------------------------------ expressions
-    def number(self, scope: Scope, depth: int) -> A.Expr:
+    def aggregate(self, scope: Scope, rounded: bool) -> A.Expr:
+        """An aggregate of an aggregated stage: exact ones, or any when `rounded` values may appear."""
+        stage = self.c.choice(scope.of(AGGREGATED))
+        func = self.c.choice(EXACT_AGGREGATES + (ROUNDED_AGGREGATES if rounded else ()))
+        if func in ("count", "distinct"):
+            return A.Call(func=func, arg=A.Name(name=stage))
+        value = A.Attribute(target=stage, attr=self.c.choice(("amount_paid", "ts", "amount_received")))
+        if self.maybe():
+            other = A.Attribute(target=stage, attr=self.c.choice(("amount_received", "amount_paid")))
+            value = A.Binary(op=self.c.choice(("-", "+", "*")), left=value,
+                             right=self.c.choice((other, A.Number(value=self.c.choice(NUMBERS)))))
+        return A.Call(func=func, arg=value)
+
+    def number(self, scope: Scope, depth: int, rounded: bool = False) -> A.Expr:
         kinds = ["const"]
         edges = scope.of(EDGE) + (["edge"] if scope.in_path_condition else [])
         if edges:
@@ -124,10 +145,14 @@ class _Generator:
             kinds.append("length")
         if scope.in_path_condition:
             kinds.append("hop")
+        if scope.of(AGGREGATED):
+            kinds.append("aggregate")
         kinds.append("duration")
         if depth > 0:
             kinds += ["arith", "neg", "abs"]
         kind = self.c.choice(kinds)
+        if kind == "aggregate":
+            return self.aggregate(scope, rounded)
         if kind == "const":
             return A.Number(value=self.c.choice(NUMBERS))
         if kind == "duration":
@@ -148,14 +173,14 @@ class _Generator:
         if kind == "hop":
             return A.Name(name="hop")
         if kind == "neg":
-            return A.Unary(op="-", operand=self.number(scope, depth - 1))
+            return A.Unary(op="-", operand=self.number(scope, depth - 1, rounded))
         if kind == "abs":
-            return A.Call(func="abs", arg=self.number(scope, depth - 1))
+            return A.Call(func="abs", arg=self.number(scope, depth - 1, rounded))
         op = self.c.choice(("+", "-", "*", "/"))
-        left, right = self.number(scope, depth - 1), self.number(scope, depth - 1)
+        right = self.number(scope, depth - 1, rounded)
         if op == "/" and isinstance(right, A.Number) and right.value == 0:
-            right = A.Number(value=1.0)   # the checker refuses a literal zero divisor (tested on its own)
-        return A.Binary(op=op, left=left, right=right)
+            right = A.Number(value=1.0)   # the checker refuses a literal zero divisor
+        return A.Binary(op=op, left=self.number(scope, depth - 1, rounded), right=right)
 
     def node(self, scope: Scope) -> A.Expr:
         edges = scope.of(EDGE) + (["edge"] if scope.in_path_condition else [])
@@ -216,7 +241,7 @@ class _Generator:
 
     def emitted(self, scope: Scope) -> A.Expr:
         """An emitted value: usually an instance size, so that instances spread over the bins."""
-        sizes = [A.Call(func="size", arg=A.Name(name=n)) for n in scope.of(SET) + scope.of(EDGE_SET)]
+        sizes = [A.Call(func="size", arg=A.Name(name=n)) for n in scope.of(SET) + scope.of(EDGE_SET) + scope.of(AGGREGATED)]
         sizes += [A.Call(func="length", arg=A.Name(name=n)) for n in scope.of(PATH)]
         if sizes and self.c.integer(0, 2) != 0:
             return self.c.choice(sizes)
@@ -279,6 +304,19 @@ class _Generator:
         scope.kinds[name] = SET if kind == "nodes" else EDGE_SET
         return A.Stage(name=name, kind=kind, var=var, terms=terms, where=where)
 
+    def aggregated_stage(self, scope: Scope) -> A.Stage:
+        """An `edges` stage on the trigger's sender or receiver; its `where` reads only its own edge,
+        member and owner, so that its aggregates can be read."""
+        name = self.fresh(scope)
+        owner = self.c.choice(self.endpoints)
+        inner = Scope({owner: NODE})
+        var = self.fresh(inner)
+        inner.kinds[var] = NODE
+        atom = self.neighbour_atom(Scope({owner: NODE}), inner, True)
+        where = self.optional_condition(inner)
+        scope.kinds[name] = AGGREGATED
+        return A.Stage(name=name, kind="edges", var=var, terms=(A.SetTerm((atom,), ()),), where=where)
+
     def path(self, scope: Scope) -> A.PathStage:
         name = self.fresh(scope)
         nodes = scope.of(NODE)
@@ -296,9 +334,11 @@ class _Generator:
         stmts = []
         loops = paths = 0
         for _ in range(self.c.integer(0, 4)):
-            kinds = ["stage", "for", "require", "path"]
+            kinds = ["stage", "for", "require", "path", "aggregated"]
             kind = self.c.choice(kinds)
-            if kind == "for" and loops < 2:
+            if kind == "aggregated":
+                stmts.append(self.aggregated_stage(scope))
+            elif kind == "for" and loops < 2:
                 loops += 1
                 stmts.append(self.for_stmt(scope))
             elif kind == "path" and paths < 1:
@@ -308,12 +348,22 @@ class _Generator:
                 stmts.append(A.Require(cond=self.condition(scope)))
             else:
                 stmts.append(self.stage(scope))
-        stmts.append(A.Emit(value=self.emitted(scope), when=self.optional_condition(scope)))
+        named = self.c.integer(0, 2) if not (loops or paths) else 0
+        if not named or self.c.integer(0, 2) != 0:
+            stmts.append(A.Emit(value=self.emitted(scope), when=self.optional_condition(scope)))
+        for _ in range(named):
+            self.emit_names += 1
+            if scope.of(AGGREGATED) and self.c.integer(0, 3) != 0:   # mostly an aggregate: what named emits are for
+                value = self.aggregate(scope, rounded=True)
+            else:
+                value = self.number(scope, 2, rounded=True)
+            stmts.append(A.Emit(value=value, when=self.optional_condition(scope), name=f"v{self.emit_names}"))
         return A.Case(name=name, stmts=tuple(stmts))
 
     def pattern(self, name: str) -> A.Pattern:
         seconds, _ = self.c.choice(WINDOWS)
         inclusive = not self.maybe()
+        lagged = inclusive and self.c.integer(0, 3) == 3
         lo = self.c.integer(0, 3)
         if self.maybe():
             bins = tuple(sorted({lo + self.c.integer(0, 12) for _ in range(self.c.integer(2, 4))} | {lo}))
@@ -324,6 +374,7 @@ class _Generator:
         scope = Scope()
         src, dst = self.fresh(scope), self.fresh(scope)
         scope.kinds.update({src: NODE, dst: NODE})
+        self.endpoints = (src, dst)
         edge = "e"
         if self.maybe():
             edge = self.fresh(scope)
@@ -338,8 +389,9 @@ class _Generator:
             saved = set(self.used)
             cases.append(self.case(scope.child(), case_name))
             self.used = saved  # names may repeat across cases
-        return A.Pattern(name=name, window_seconds=seconds, window_inclusive=inclusive, bins=bins, trigger=trigger,
-                         cases=tuple(cases))
+        counted = any(isinstance(s, A.Emit) and not s.name for c in cases for s in c.stmts)
+        return A.Pattern(name=name, window_seconds=seconds, window_inclusive=inclusive, bins=bins if counted else (),
+                         trigger=trigger, cases=tuple(cases), window_lagged=lagged)
 
 
 def random_pattern(choose: Chooser, name: str = "p") -> A.Pattern:

@@ -49,9 +49,24 @@ def build(g) -> TemporalGraph:
     return TemporalGraph.from_arrays(src, dst, ts, n=n, **attributes(g))
 
 
+# Named emits are float32 columns computed in float64 by different algorithms (sliding shifted sums
+# against two-pass moments): 1e-6 relative covers float32's rounding (6e-8) with room for the
+# algorithms' difference (1e-12 on the test graphs), and is still far below any count (an integer
+# count that differs by one differs by more than 1e-6 of itself up to a million). The absolute 1e-6
+# is for values that are 0 up to rounding, such as the skew of a symmetric window (1e-16 noise).
+REL_TOLERANCE, ABS_TOLERANCE = 1e-6, 1e-6
+
+
 def differing_patterns(expected: np.ndarray, got: np.ndarray, columns: list[str]) -> list[str]:
-    """Names of the patterns whose feature columns differ between two matrices."""
-    return sorted({columns[j].split(".")[0] for j in np.flatnonzero((expected != got).any(axis=0))})
+    """Names of the patterns whose feature columns differ between two matrices (counts exactly,
+    named emits' real values to REL_TOLERANCE)."""
+    if expected.dtype.kind == "f" or got.dtype.kind == "f":
+        expected = np.asarray(expected, np.float64).astype(np.float32).astype(np.float64)
+        same = np.isclose(np.asarray(got, np.float64), expected, rtol=REL_TOLERANCE, atol=ABS_TOLERANCE,
+                          equal_nan=True)
+    else:
+        same = expected == got
+    return sorted({columns[j].split(".")[0] for j in np.flatnonzero((~same).any(axis=0))})
 
 
 @st.composite

@@ -44,6 +44,23 @@ CASES = [
     (HEAD + "    stage s = edges x in a.out\n    stage t = nodes y in b.in & s\n    emit 1\n",
      "has a size, not members", 5, "nodes"),
     (HEAD + "    stage s = nodes x in a.out\n    emit 1 when e.src in s\n", "node's name", 5, "x in mids"),
+    # aggregates and named emits
+    (HEAD + "    stage s = edges x in a.out\n    emit m = mean(s.ts - e.ts)\n", "one `edges` stage's edges", 5,
+     "mean(S.amount_paid)"),
+    (HEAD + "    stage s = edges x in a.out\n    emit m = mean(s.ts + size(s))\n", "one `edges` stage's edges", 5,
+     "only the stage's edge attributes"),
+    (HEAD + "    stage s = nodes x in a.out\n    emit m = count(s)\n", "not an `edges` stage", 5, "edges x in b.in"),
+    (HEAD + "    emit m = sum(2)\n", "one `edges` stage's edges", 4, None),
+    (HEAD + "    for c in b.out\n    stage s = edges y in c.out\n    emit mean(s.ts)\n", "trigger's accounts", 6,
+     "a.out, a.in, b.out or b.in"),
+    (HEAD + "    for c in b.out\n    stage s = edges y in a.out where y != c\n    emit mean(s.ts)\n",
+     "may read only its own edge", 5, "cannot depend on one trigger"),
+    (HEAD + "    stage s = edges x in a.out\n    emit m = mean(s.currency_paid)\n", "needs a number", 5, None),
+    (HEAD + "    for c in b.out\n    emit m = 1\n", "once per `for` instance", 5, "without `for`"),
+    (HEAD + "    emit m = 1\n    emit m = 2\n", "emitted twice", 5, "own name"),
+    (HEAD + "    emit 1\n    emit 2\n", "at most one counted", 5, "emit NAME = VALUE"),
+    ("pattern p\n    window 6h\n    bins 2..4\n    trigger a -> b\n    emit m = 1\n", "no counted emit", 3,
+     "its own column"),
     # found by bench/fuzz_patterns.py: deep nesting crashed (RecursionError) or took seconds, huge
     # numbers crashed the lowering or the C generator
     (HEAD + "    emit " + "(" * 5000 + "1" + ")" * 5000 + "\n", "nested more than 64 deep", 4, "parentheses"),

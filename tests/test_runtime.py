@@ -140,8 +140,10 @@ def test_mine_cli_output_format(small_world, tmp_path):
     assert table.column_names[0] == "tx_id" and table["tx_id"].equals(tx["tx_id"])
     assert "fan_out.2" in table.column_names and "fan_out.30+" in table.column_names
     assert "simple_cycle.10+" in table.column_names and "scatter_gather.29" in table.column_names
-    assert all(str(t) == "int32" for n, t in zip(table.column_names[1:], table.schema.types[1:])
-               if not n.endswith(".work_limited"))
+    # counts are int32; vertex_stats' named emits are float32 columns
+    assert all(str(t) == ("float" if n.startswith("vertex_stats.") else "int32")
+               for n, t in zip(table.column_names[1:], table.schema.types[1:]) if not n.endswith(".work_limited"))
+    assert "vertex_stats.dst_in_amount_kurtosis" in table.column_names
     assert [n for n in table.column_names if n.endswith(".work_limited")] == \
         ["temporal_cycle.work_limited", "simple_cycle.work_limited"]
     assert sum(table[c].to_numpy().sum() for c in table.column_names[1:]) > 0

@@ -40,12 +40,13 @@ PARAMS = (
     + (("bins_all", "const double*"), ("out", "int*"), ("out_width", "int"), ("overflow", "signed char*"),
        ("overflow_width", "int"),
        ("max_work", "long long"), ("sliding", "const int*"), ("sliding_width", "int"),
-       ("path_steps", "unsigned long long*"))
+       ("path_steps", "unsigned long long*"), ("aggregates", "const double*"), ("aggregates_width", "int"),
+       ("reals", "double*"), ("reals_width", "int"))
 )
 NUMPY_DTYPE = {
     "const long long*": "int64", "long long*": "int64", "const int*": "int32", "int*": "int32",
     "const double*": "float64", "const signed char*": "int8", "signed char*": "int8",
-    "long long": "int64", "int": "int32", "unsigned long long*": "uint64",
+    "long long": "int64", "int": "int32", "unsigned long long*": "uint64", "double*": "float64",
 }
 
 
@@ -56,7 +57,7 @@ class CudaCodegen(SourceWriter):
     COMMENT = "//"
     splits_hubs = True
     _C_OPS = {"and": "&&", "or": "||"}
-    _TYPES = {"i64": "long long", "bool": "bool"}
+    _TYPES = {"i64": "long long", "f64": "double", "bool": "bool"}
 
     def not_(self, x: str) -> str:
         return f"(!({x}))"
@@ -103,6 +104,15 @@ class CudaCodegen(SourceWriter):
 
     def sliding_ref(self, e: str, j: int) -> str:
         return f"sliding[{e} * sliding_width + {j}]"
+
+    def aggregate_ref(self, e: str, j: int) -> str:
+        return f"aggregates[{e} * aggregates_width + {j}]"
+
+    def named_store(self, d: int, e: str, j: int, value: str):
+        self.assign(d, f"reals[{e} * reals_width + {j}]", f"(double)({value})")
+
+    def previous_time(self) -> str:
+        return "(e > 0 ? ts[e - 1] : t)"
 
     def bin_call(self, value: str, offset: int, count: int) -> str:
         return f"bin_index((double)({value}), bins_all + {offset}, {count})"

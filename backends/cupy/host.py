@@ -14,7 +14,8 @@ from pathlib import Path
 import numpy as np
 
 from blazingaml.errors import BackendUnavailable
-from blazingaml.kernel_results import column_positions, kernel_column_slices, program_indices
+from blazingaml.kernel_results import (column_positions, feature_dtype, kernel_column_slices, kernel_named_slices,
+                                       program_indices)
 
 from ..numba_codegen import cache_dir
 from .launch import THREADS_PER_BLOCK, graph_inputs, kernel_jobs, launches, ordered_arguments
@@ -60,7 +61,7 @@ def run_on_host(graph, compiled, max_work: int, hub_lanes: int = 4,
     """(per-edge feature matrix [m, columns], overflow codes [m, programs], path steps) computed
     by the generated CUDA C, run on the CPU."""
     positions = column_positions(compiled.programs)
-    out_all = np.zeros((graph.m, len(compiled.columns)), np.int32)
+    out_all = np.zeros((graph.m, len(compiled.columns)), feature_dtype(compiled.programs, np.int32))
     overflow_all = np.zeros((graph.m, len(compiled.programs)), np.int8)
     steps = np.zeros(1, np.uint64)
     inputs = graph_inputs(graph)
@@ -71,15 +72,19 @@ def run_on_host(graph, compiled, max_work: int, hub_lanes: int = 4,
         launch.restype = None
         out = np.zeros((graph.m, job.width), np.int32)
         overflow = np.zeros((graph.m, len(job.kernel.programs)), np.int8)
+        reals = np.zeros((graph.m, job.named))
         for triggers, lanes, blocks in launches(job, hub_lanes):
             values = dict(inputs, order=triggers, n_order=len(triggers), lanes=lanes, bins_all=job.bins, out=out,
                           out_width=job.width, overflow=overflow, overflow_width=overflow.shape[1],
                           max_work=max_work, sliding=job.sliding, sliding_width=job.sliding.shape[1],
-                          path_steps=steps)
+                          path_steps=steps, aggregates=job.aggregates, aggregates_width=job.aggregates.shape[1],
+                          reals=reals, reals_width=job.named)
             arguments = ordered_arguments(values, lambda a: ctypes.c_void_p(a.ctypes.data),
                                           lambda ctype, v: _SCALARS[ctype](int(v)))
             launch(ctypes.c_uint(blocks), ctypes.c_uint(THREADS_PER_BLOCK), *arguments)
         overflow_all[:, program_indices(compiled, job.kernel)] = overflow
         for dst, src in kernel_column_slices(job.kernel, positions):
             out_all[:, dst] = out[:, src]
+        for dst, src in kernel_named_slices(job.kernel, positions):
+            out_all[:, dst] = reals[:, src]
     return out_all, overflow_all, int(steps[0])

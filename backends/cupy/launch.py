@@ -11,6 +11,7 @@ import numpy as np
 from blazingaml.ir import nodes as I
 
 from ..sliding import sliding_counts
+from ..window_sweeps import window_aggregates
 from ..source_writer import GRAPH_ARGS, graph_arrays
 from .codegen import NUMPY_DTYPE, PARAMS, generate_cuda, kernel_name, launcher_name
 
@@ -49,6 +50,8 @@ class KernelJob:
     width: int
     bins: np.ndarray
     sliding: np.ndarray
+    aggregates: np.ndarray   # window aggregates [m, slots] (backends/window_sweeps), swept on the CPU
+    named: int               # named emits of the kernel's programs (columns of its real-valued output)
     light: np.ndarray
     hubs: np.ndarray
 
@@ -66,6 +69,8 @@ def kernel_jobs(graph, compiled, hub_lanes: int = HUB_LANES,
             width=sum(len(p.bins) for p in kernel.programs),
             bins=np.concatenate([np.asarray(p.bins, np.float64) for p in kernel.programs]),
             sliding=np.ascontiguousarray(sliding_counts(graph, kernel), dtype=np.int32),
+            aggregates=np.ascontiguousarray(window_aggregates(graph, kernel)),
+            named=max(sum(len(p.named) for p in kernel.programs), 1),
             light=light, hubs=hubs,
         ))
     return generate_cuda(compiled.kernels, compiled.mode), jobs

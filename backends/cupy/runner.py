@@ -3,7 +3,7 @@
 The graph's arrays go to the device once per run and every kernel of the pattern set reads them;
 each kernel's counts land in one device feature matrix, which comes back to the host once. Kernels
 are compiled by NVRTC through `cupy.RawModule` (CuPy keeps compiled kernels in its own disk cache).
-Windowed aggregates (`SlidingCount`) are precomputed by the O(m) two-pointer sweep on the CPU and
+Windowed aggregates (`SlidingCount`, `WindowAggregates`) are precomputed by their sweeps on the CPU and
 copied up with the kernel's other inputs.
 
 The path work bound (`max_work`) applies per thread: a hub trigger's lanes each have their own.
@@ -14,7 +14,8 @@ from __future__ import annotations
 import numpy as np
 
 from blazingaml.errors import BackendUnavailable
-from blazingaml.kernel_results import column_positions, kernel_column_slices, program_indices
+from blazingaml.kernel_results import (column_positions, feature_dtype, kernel_column_slices, kernel_named_slices,
+                                       program_indices)
 
 from .launch import HUB_LANES, THREADS_PER_BLOCK, graph_inputs, kernel_jobs, launches, ordered_arguments
 
@@ -61,7 +62,7 @@ def run_on_gpu(graph, compiled, max_work: int, progress=None, hub_lanes: int = H
     overflow_all = np.zeros((m, len(compiled.programs)), np.int8)
     steps = cp.zeros(1, cp.uint64)
     inputs = {name: cp.asarray(a) for name, a in graph_inputs(graph).items()}   # the graph, copied once
-    out_all = cp.zeros((m, len(compiled.columns)), cp.int32)
+    out_all = cp.zeros((m, len(compiled.columns)), feature_dtype(compiled.programs, np.int32))
     source, jobs = kernel_jobs(graph, compiled, hub_lanes, hub_threshold)
     # No fused multiply-add: float conditions round exactly as in the reference and on the CPU.
     module = cp.RawModule(code=source, options=("--std=c++17", "--fmad=false"))
@@ -69,8 +70,12 @@ def run_on_gpu(graph, compiled, max_work: int, progress=None, hub_lanes: int = H
         function = module.get_function(job.name)
         out = cp.zeros((m, job.width), cp.int32)
         overflow = cp.zeros((m, len(job.kernel.programs)), cp.int8)
+        reals = cp.zeros((m, job.named), cp.float64)
         per_kernel = dict(bins_all=cp.asarray(job.bins), out=out, out_width=job.width, overflow=overflow,
-                          overflow_width=overflow.shape[1], max_work=max_work, path_steps=steps, sliding=cp.asarray(job.sliding), sliding_width=job.sliding.shape[1])
+                          overflow_width=overflow.shape[1], max_work=max_work, path_steps=steps,
+                          sliding=cp.asarray(job.sliding), sliding_width=job.sliding.shape[1],
+                          aggregates=cp.asarray(job.aggregates), aggregates_width=job.aggregates.shape[1],
+                          reals=reals, reals_width=job.named)
         for triggers, lanes, blocks in launches(job, hub_lanes):
             values = dict(inputs, **per_kernel, order=cp.asarray(triggers), n_order=len(triggers), lanes=lanes)
             arguments = ordered_arguments(values, lambda a: a, lambda ctype, v: _SCALAR_DTYPES[ctype](v))
@@ -79,7 +84,9 @@ def run_on_gpu(graph, compiled, max_work: int, progress=None, hub_lanes: int = H
             overflow_all[:, program_indices(compiled, job.kernel)] = cp.asnumpy(overflow)
         for dst, src in kernel_column_slices(job.kernel, positions):
             out_all[:, dst] = out[:, src]
-        del out
+        for dst, src in kernel_named_slices(job.kernel, positions):
+            out_all[:, dst] = reals[:, src]
+        del out, reals
         if progress is not None:
             progress(len(job.kernel.programs))
     return cp.asnumpy(out_all), overflow_all, int(steps.get()[0])   # the features, copied back once

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from blazingaml.dsl import ast as A
+from blazingaml.dsl.checks import AGGREGATES, subexpressions
 from blazingaml.io.vocab import CURRENCY_CODE, FORMAT_CODE
 
 from . import nodes as I
@@ -38,7 +39,14 @@ class _Lowerer:
             if kinds[e.target] == "node":
                 return I.NodeAttr(e.target, e.attr)
             return I.EdgeAttr(e.target, _EDGE_ATTR[e.attr])
+        if isinstance(e, A.Call) and e.func in AGGREGATES:
+            if e.func in ("count", "distinct"):
+                return I.Aggregate(e.func, e.arg.name)
+            stage = next(x.target for x in subexpressions(e.arg) if isinstance(x, A.Attribute))
+            return I.Aggregate(e.func, stage, self.expr(e.arg, {stage: "edge"}))
         if isinstance(e, A.Call):
+            if e.func == "size" and kinds.get(e.arg.name) == "aggregated":
+                return I.Aggregate("count", e.arg.name)
             if e.func == "size":
                 return I.SizeOf(e.arg.name)
             if e.func == "length":
@@ -62,6 +70,8 @@ class _Lowerer:
 
     def case(self, case: A.Case) -> I.Case:
         saved = dict(self.kinds)
+        aggregated = {_aggregated_stage(x) for s in case.stmts for attr in ("where", "cond", "value", "when")
+                      for x in subexpressions(getattr(s, attr, None))} - {None}
         ops = []
         for s in case.stmts:
             src = f"line {s.pos.line}" if s.pos.line else ""
@@ -71,6 +81,12 @@ class _Lowerer:
                 self.kinds[edge] = "edge"
                 ops.append(I.Loop(s.var, edge, s.owner, s.direction, s.distinct, self.expr(s.where) if s.where else None,
                                   source=src))
+            elif isinstance(s, A.Stage) and s.name in aggregated:
+                atom = s.terms[0].positive[0]
+                edge = atom.edge or f"_{s.var}_edge"
+                where = self.expr(s.where, {s.var: "node", edge: "edge"}) if s.where else None
+                ops.append(I.WindowAggregates(s.name, atom.owner, atom.direction, s.var, edge, where, (), source=src))
+                self.kinds[s.name] = "aggregated"
             elif isinstance(s, A.Stage):
                 local = {s.var: "node"}
                 terms = []
@@ -95,9 +111,9 @@ class _Lowerer:
             elif isinstance(s, A.Require):
                 ops.append(I.Require(self.expr(s.cond), source=src))
             elif isinstance(s, A.Emit):
-                ops.append(I.Emit(self.expr(s.value), self.expr(s.when) if s.when else None, source=src))
+                ops.append(I.Emit(self.expr(s.value), self.expr(s.when) if s.when else None, source=src, name=s.name))
         self.kinds = saved
-        return I.Case(case.name, tuple(ops))
+        return I.Case(case.name, _with_aggregates(ops))
 
     def program(self) -> I.Program:
         p, t = self.p, self.p.trigger
@@ -105,8 +121,32 @@ class _Lowerer:
             name=p.name, window_seconds=p.window_seconds, window_inclusive=p.window_inclusive, bins=tuple(p.bins),
             columns=tuple(p.columns()), trigger_src=t.src, trigger_dst=t.dst, trigger_edge=t.edge,
             trigger_filter=self.expr(t.where) if t.where else None,
-            cases=tuple(self.case(c) for c in p.cases),
+            cases=tuple(self.case(c) for c in p.cases), window_lagged=p.window_lagged, named=tuple(p.named_emits()),
         )
+
+
+def _aggregated_stage(e) -> str | None:
+    """The stage an aggregate call reads (None for anything else)."""
+    if not (isinstance(e, A.Call) and e.func in AGGREGATES):
+        return None
+    if isinstance(e.arg, A.Name):
+        return e.arg.name
+    return next(x.target for x in subexpressions(e.arg) if isinstance(x, A.Attribute))
+
+
+def _with_aggregates(ops: list) -> tuple:
+    """Each WindowAggregates op lists the aggregates of its stage that later ops read."""
+    out = list(ops)
+    for i, op in enumerate(out):
+        if isinstance(op, I.WindowAggregates):
+            found = {}
+            for later in out[i + 1:]:
+                for attr in ("filter", "cond", "value", "when"):
+                    for x in I.walk(getattr(later, attr, None)):
+                        if isinstance(x, I.Aggregate) and x.stage == op.name:
+                            found.setdefault(x)
+            out[i] = I.replace(op, aggregates=tuple(found))
+    return tuple(out)
 
 
 def lower(pattern: A.Pattern) -> I.Program:

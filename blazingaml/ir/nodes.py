@@ -66,6 +66,16 @@ class MemberOf:
 
 
 @dataclass(frozen=True)
+class Aggregate:
+    """An aggregate of a `WindowAggregates` stage's edges: `count`, `distinct` (members), or a
+    statistic of `value`, an expression of the stage's edge written `EdgeAttr(stage, attr)`."""
+
+    func: str        # count distinct sum mean min max median var std skew kurtosis
+    stage: str
+    value: object | None = None
+
+
+@dataclass(frozen=True)
 class Unary:
     op: str          # neg not abs
     operand: object
@@ -162,6 +172,27 @@ class SlidingCount:
 
 
 @dataclass(frozen=True)
+class WindowAggregates:
+    """An `edges` stage over a trigger account's window neighbourhood whose aggregates the case
+    reads. Every trigger's values come from one sliding sweep per account over its time-ordered
+    edges (backends/window_sweeps.py); `filter` reads only `var`, `edge` and `owner`."""
+
+    name: str
+    owner: str       # the trigger's sender or receiver
+    direction: str
+    var: str
+    edge: str        # the name of the stage's edge in `filter`
+    filter: object | None
+    aggregates: tuple   # the Aggregate expressions the case reads, each once
+    source: str = ""
+
+    def edges_stage(self) -> "SetCount":
+        """The same stage as a plain `edges` set (what participation mode credits)."""
+        return SetCount(self.name, "edges", self.var, (Term((NbrAtom(self.owner, self.direction, self.edge),)),),
+                        self.filter, source=self.source)
+
+
+@dataclass(frozen=True)
 class Require:
     cond: object
     source: str = ""
@@ -172,6 +203,7 @@ class Emit:
     value: object
     when: object | None
     source: str = ""
+    name: str | None = None   # named emit: writes `value` to the column `<pattern>.<name>`
 
 
 @dataclass(frozen=True)
@@ -193,6 +225,8 @@ class Program:
     trigger_filter: object | None
     cases: tuple
     passes: tuple = ()
+    window_lagged: bool = False   # window lower bound: `window` before the previous edge's time (inclusive)
+    named: tuple = ()             # names of the named emits, in column order (after the bins)
 
     def digest(self) -> str:
         return hashlib.sha256(dump(self).encode()).hexdigest()[:16]
@@ -256,6 +290,8 @@ def expr_text(e) -> str:
         return f"length({e.path_name})"
     if isinstance(e, MemberOf):
         return f"{e.node} in {e.set_name}"
+    if isinstance(e, Aggregate):
+        return f"{e.func}({e.stage if e.value is None else expr_text(e.value)})"
     if isinstance(e, Unary):
         return f"{e.op}({expr_text(e.operand)})" if e.op != "neg" else f"-({expr_text(e.operand)})"
     if isinstance(e, Binary):
@@ -295,6 +331,8 @@ def free_names(e) -> set:
         return {e.path_name}
     if isinstance(e, MemberOf):
         return {e.node, e.set_name}
+    if isinstance(e, Aggregate):
+        return {e.stage}
     if isinstance(e, Unary):
         return free_names(e.operand)
     if isinstance(e, Binary):

@@ -41,6 +41,10 @@ def _op_lines(op, indent: str, cost) -> list[str]:
         what = "distinct neighbours" if op.kind == "nodes" else "edges"
         return [f"{indent}sliding count {op.name} = {what} of {op.owner}.{op.direction}"
                 f"{' (self-loops skipped)' if op.skip_self else ''} [two-pointer sweep per vertex, O(degree)]"]
+    if isinstance(op, I.WindowAggregates):
+        return [f"{indent}window aggregates of {op.name} = {op.owner}.{op.direction} where {I.expr_text(op.filter)}: "
+                + ", ".join(I.expr_text(a) for a in op.aggregates)
+                + " [sliding sweep per account: O(1) moments, monotone deques, order-statistic tree]"]
     if isinstance(op, I.PathCount):
         return [f"{indent}paths {op.name} = {op.start} ~> {op.end} via {op.direction}, hops {op.min_hops}..{op.max_hops}"
                 f"{', time-increasing' if op.increasing else ''} [depth-first, one per account sequence, "
@@ -49,7 +53,8 @@ def _op_lines(op, indent: str, cost) -> list[str]:
     if isinstance(op, I.Require):
         return [f"{indent}require {I.expr_text(op.cond)}"]
     if isinstance(op, I.Emit):
-        return [f"{indent}emit {I.expr_text(op.value)} when {I.expr_text(op.when)}"]
+        name = f"{op.name} = " if op.name else ""
+        return [f"{indent}emit {name}{I.expr_text(op.value)} when {I.expr_text(op.when)}"]
     return [f"{indent}{op!r}"]
 
 
@@ -64,7 +69,8 @@ def render_plan(kernels, stats: GraphStats | None = None, source: str = "") -> s
         out.append(f"kernel {k}: one pass over the triggers for {', '.join(p.name for p in kernel.programs)}")
         for p in kernel.programs:
             out.append(f"  pattern {p.name}: window {p.window_seconds}s "
-                       f"{'[t-w, t]' if p.window_inclusive else '(t-w, t]'}, {len(p.bins)} bins, "
+                       f"{'[t_prev-w, t] (lagged)' if p.window_lagged else '[t-w, t]' if p.window_inclusive else '(t-w, t]'}, "
+                       f"{len(p.bins)} bins, "
                        f"estimated work per trigger {program_cost(p, stats):,.1f}")
             out.append(f"    passes: {', '.join(p.passes) or 'none'}")
             out.append(f"    trigger {p.trigger_src} -> {p.trigger_dst} as {p.trigger_edge} "

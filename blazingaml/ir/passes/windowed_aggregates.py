@@ -16,7 +16,10 @@ def windowed_aggregates(program: I.Program) -> I.Program:
     scanning its in-edges, or its sender scanning out-edges) into a `SlidingCount`: per vertex one
     sweep over its time-sorted edges with a running (distinct) count, linear in the degree instead
     of quadratic. Applies only when the stage is the case's first op and nothing else reads its
-    members (no `x in S`, no set expression naming S)."""
+    members (no `x in S`, no set expression naming S), and not to lagged windows (the sweep's
+    window ends at the trigger's own time)."""
+    if program.window_lagged:
+        return program
     cases = []
     changed = False
     for case in program.cases:
