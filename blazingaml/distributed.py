@@ -33,7 +33,7 @@ import numpy as np
 
 from .distributed_input import TransactionFiles, load_key_table, normalised_files, parquet_file, transaction_files
 from .errors import BlazingError, SchemaError
-from .time_partitions import MINUTE, TimePartition, bytes_per_row, plan_partitions
+from .time_partitions import MINUTE, TimePartition, bytes_per_row, halo_window, plan_partitions
 
 HISTOGRAM_ROWS = 4_000_000   # rows of `ts` one histogram task reads
 DEFAULT_WORKERS = 2          # `--scheduler local` without a count
@@ -189,7 +189,7 @@ def mine_distributed(client, path, patterns, output, mode: str = "closing", back
     from .runtime import compile_patterns
 
     n_columns = len(compile_patterns(patterns, mode=mode).columns)   # checks mode and patterns on the client
-    window = max((p.window_seconds for p in patterns), default=0)
+    window = halo_window(patterns)
     return run_partitions(client, path, output, window, window if mode == "participation" else 0,
                           max_rows or budget_rows(client, memory_per_worker, n_columns),
                           mine_partition, patterns, mode, backend, threads, max_work, on_work_limit, columns=columns)
@@ -207,7 +207,7 @@ def score_distributed(client, model_dir, path, patterns, output, backend: str = 
 
     _, meta = load_model(model_dir)
     check_compatible(meta, patterns)
-    window = max((p.window_seconds for p in patterns), default=0)
+    window = halo_window(patterns)
     return run_partitions(client, path, output, window, 0,
                           max_rows or budget_rows(client, memory_per_worker, len(meta["features"])),
                           score_partition, patterns, str(Path(model_dir).resolve()), backend, threads, explain,

@@ -39,6 +39,7 @@ from .errors import BlazingError
 from .pipeline.feature_table import BATCH_ROWS, build_features
 from .pipeline.train import MAX_TRAIN_ROWS, best_threshold, check_attempts, model_metadata
 from .progress import log
+from .time_partitions import halo_window
 
 ATTEMPT_COLUMNS = ("attempt_id", "typology")
 
@@ -189,7 +190,7 @@ def mined_features(client, path, patterns, beside, backend: str = "numba", threa
 
     pattern_columns = list(compile_patterns(patterns, mode="closing").columns) if patterns else []
     names = RAW_FEATURES + pattern_columns
-    window = max((p.window_seconds for p in patterns), default=0)
+    window = halo_window(patterns)
     beside = Path(beside)
     features = beside.with_name(f".{beside.name}.features")
     run = run_partitions(client, path, features, window, 0,

@@ -70,3 +70,19 @@ def plan_partitions(minutes: np.ndarray, counts: np.ndarray, before: int, after:
                                    int(cum[j] - cum[i]), int(upto[j - 1] - first)))
         i = j
     return parts
+
+
+def halo_window(patterns) -> int:
+    """The halo a pattern set needs before each partition: its largest window, in seconds.
+
+    A `lagged` window (GFP vertex statistics) starts `window` before the stream's previous
+    transaction, which may lie further back than any fixed halo reaches; partitions cannot hold it
+    yet, so such patterns are refused here rather than mined wrong."""
+    from .errors import BlazingError
+
+    lagged = [p.name for p in patterns if getattr(p, "window_lagged", False)]
+    if lagged:
+        raise BlazingError(f"patterns with a lagged window ({', '.join(lagged)}) cannot run on the Dask engine yet: "
+                           "their window starts before the previous transaction, beyond a partition's halo",
+                           hint="leave them out with --only, or use the process engine")
+    return max((p.window_seconds for p in patterns), default=0)

@@ -22,7 +22,10 @@ from blazingaml.errors import BlazingError
 distributed = pytest.importorskip("distributed")
 
 ROOT = Path(__file__).resolve().parents[1]
-LIBRARY = [ROOT / "patterns" / "gfp", ROOT / "patterns" / "typologies"]
+# Every library pattern but the lagged-window vertex statistics, which the Dask engine refuses
+# (test_lagged_windows_are_refused_on_dask).
+GFP = sorted(set((ROOT / "patterns" / "gfp").glob("*.pattern")) - {ROOT / "patterns" / "gfp" / "vertex_stats.pattern"})
+LIBRARY = GFP + [ROOT / "patterns" / "typologies"]
 ROW_GROUP = 1500   # small row groups: partitions read a few of them, chosen by their ts statistics
 
 
@@ -107,7 +110,7 @@ def gfp_model(world, tmp_path_factory):
     from blazingaml.pipeline import score, train
 
     model = tmp_path_factory.mktemp("model")
-    patterns = load_patterns([ROOT / "patterns" / "gfp"])
+    patterns = load_patterns(GFP)
     table, accounts = load_transactions(world)
     train(table, accounts, patterns, out=model, threads=1)
     return model, patterns, score(model, table, accounts, patterns, threads=1)[0]
@@ -157,7 +160,7 @@ def test_cli_scores_and_explains_on_dask_and_refuses_history(cluster, world, gfp
 def test_a_worker_killed_mid_run_changes_nothing(cluster, world, tmp_path):
     from blazingaml.dsl.parser import load_patterns
 
-    patterns = load_patterns([ROOT / "patterns" / "gfp"])
+    patterns = load_patterns(GFP)
     expected = single_process(world, patterns)
     output = tmp_path / "feats"
     done = {}
@@ -280,10 +283,10 @@ def test_cli_refuses_what_the_dask_engine_cannot_do(cluster, small_world, tmp_pa
                  "--output", str(tmp_path / "f.parquet"), "--engine", "dask",
                  "--scheduler", cluster.scheduler.address]) == 1
     assert "the dask engine reads Parquet files or IBM Trans.csv files" in capsys.readouterr().err
-    assert main(["mine", "--patterns", str(ROOT / "patterns" / "gfp"), "--input", str(small_world[1]),
+    assert main(["mine", "--patterns", str(ROOT / "patterns" / "gfp" / "fan.pattern"), "--input", str(small_world[1]),
                  "--output", str(tmp_path / "f.parquet"), "--engine", "dask", "--scheduler", "local:0"]) == 1
     assert "at least one worker" in capsys.readouterr().err
-    assert main(["mine", "--patterns", str(ROOT / "patterns" / "gfp"), "--input", str(small_world[1]),
+    assert main(["mine", "--patterns", str(ROOT / "patterns" / "gfp" / "fan.pattern"), "--input", str(small_world[1]),
                  "--output", str(tmp_path / "f.parquet"), "--scheduler", "local:2"]) == 1
     assert "apply to the dask engine" in capsys.readouterr().err
     assert not (tmp_path / "f.parquet").exists()
@@ -305,3 +308,15 @@ def test_a_bad_value_stops_the_run_with_one_clear_error(cluster, world, tmp_path
         mine_distributed(cluster, bad, load_patterns([ROOT / "patterns" / "gfp" / "fan.pattern"]),
                          tmp_path / "feats", threads=1, max_rows=9_000)
     assert err.value.hint and not (tmp_path / "feats").exists()
+
+
+def test_lagged_windows_are_refused_on_dask():
+    """A lagged window reaches back from the previous transaction, past any fixed halo: one clear error."""
+    from blazingaml.dsl.parser import load_patterns
+    from blazingaml.errors import BlazingError
+    from blazingaml.time_partitions import halo_window
+
+    library = load_patterns(LIBRARY)
+    assert halo_window(library) == max(p.window_seconds for p in library)
+    with pytest.raises(BlazingError, match="lagged window \\(vertex_stats\\)"):
+        halo_window(load_patterns([ROOT / "patterns" / "gfp" / "vertex_stats.pattern"]))

@@ -130,7 +130,8 @@ def test_evaluate_json_and_report(embedded_world, tmp_path):
     result = json.loads(r.stdout)  # stdout holds only the JSON object
     assert set(result) >= {"f1", "precision", "recall", "pr_auc", "confusion", "ablation", "typology_recall",
                            "rows", "seconds"}
-    assert [a["features"] for a in result["ablation"]] == ["raw", "+fan", "+degree", "+cycle", "+scatter-gather"]
+    assert [a["features"] for a in result["ablation"]] == ["raw", "+fan", "+degree", "+cycle", "+scatter-gather",
+                                                         "+vertex statistics"]
     assert set(result["confusion"]) == {"tp", "fp", "fn", "tn"} and sum(result["confusion"].values()) > 0
     assert result["typology_recall"] and all(0 <= v <= 1 for v in result["typology_recall"].values())
     for f in ("report.md", "report.html", "pr_curve.png", "score_histogram.png", "feature_importance.png",

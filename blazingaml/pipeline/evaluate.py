@@ -16,7 +16,8 @@ from .train import attempt_labels, best_threshold, check_attempts, time_split, t
 
 # Ablation groups of the paper (Table 2), then our typology library.
 GFP_GROUPS = [("fan", ("fan_in", "fan_out")), ("degree", ("degree_in", "degree_out")),
-              ("cycle", ("temporal_cycle", "simple_cycle")), ("scatter-gather", ("scatter_gather",))]
+              ("cycle", ("temporal_cycle", "simple_cycle")), ("scatter-gather", ("scatter_gather",)),
+              ("vertex statistics", ("vertex_stats",))]
 
 def f1_at(y, p, threshold) -> dict:
     pred = p >= threshold
