@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from .io.atomic import atomic_directory, atomic_path, write_text_atomic
-from .pipeline import Evaluation, evaluation_json
+from .pipeline import Evaluation, comparison_json
 
 
 def _save(fig, path: Path):
@@ -18,7 +18,7 @@ def _save(fig, path: Path):
         fig.savefig(tmp, format="png", dpi=110, bbox_inches="tight")
 
 
-def _plots(ev: Evaluation, out: Path) -> list[tuple[str, str]]:
+def _plots(evs: list[Evaluation], out: Path) -> list[tuple[str, str]]:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -26,49 +26,57 @@ def _plots(ev: Evaluation, out: Path) -> list[tuple[str, str]]:
 
     made = []
     fig, ax = plt.subplots(figsize=(5, 4))
-    ax.plot(ev.curves["recall"], ev.curves["precision"], color="#c0392b")
+    for ev in evs:
+        ax.plot(ev.curves["recall"], ev.curves["precision"], label=f"{ev.model} (PR-AUC {ev.metrics['pr_auc']:.3f})")
     ax.set_xlabel("recall")
     ax.set_ylabel("precision")
-    ax.set_title(f"Precision-recall (PR-AUC {ev.metrics['pr_auc']:.3f})")
+    ax.set_title("Precision-recall")
     ax.set_xlim(0, 1)
     ax.set_ylim(0, 1.02)
     ax.grid(alpha=0.3)
+    ax.legend()
     _save(fig, out / "pr_curve.png")
     plt.close(fig)
     made.append(("Precision-recall curve", "pr_curve.png"))
 
-    scores, labels = np.asarray(ev.curves["scores"]), np.asarray(ev.curves["labels"])
-    fig, ax = plt.subplots(figsize=(6, 3.5))
+    fig, axes = plt.subplots(len(evs), 1, figsize=(6, 3.5 * len(evs)), squeeze=False)
     bins = np.linspace(0, 1, 41)
-    ax.hist(scores[labels == 0], bins=bins, alpha=0.6, label="legitimate", log=True)
-    ax.hist(scores[labels == 1], bins=bins, alpha=0.8, label="laundering", log=True)
-    ax.axvline(ev.metrics["threshold"], color="k", linestyle="--", label="threshold")
-    ax.set_xlabel("score")
-    ax.set_ylabel("transactions (log)")
-    ax.legend()
+    for ax, ev in zip(axes[:, 0], evs):
+        scores, labels = np.asarray(ev.curves["scores"]), np.asarray(ev.curves["labels"])
+        ax.hist(scores[labels == 0], bins=bins, alpha=0.6, label="legitimate", log=True)
+        ax.hist(scores[labels == 1], bins=bins, alpha=0.8, label="laundering", log=True)
+        ax.axvline(ev.metrics["threshold"], color="k", linestyle="--", label="threshold")
+        ax.set_title(ev.model)
+        ax.set_xlabel("score")
+        ax.set_ylabel("transactions (log)")
+        ax.legend()
     _save(fig, out / "score_histogram.png")
     plt.close(fig)
     made.append(("Score histogram", "score_histogram.png"))
 
-    if ev.importance:
+    ranked = [ev for ev in evs if ev.importance]
+    if ranked:
+        ev = ranked[0]
         top = sorted(ev.importance.items(), key=lambda kv: kv[1], reverse=True)[:20][::-1]
         fig, ax = plt.subplots(figsize=(6, 5))
         ax.barh([k for k, _ in top], [v for _, v in top], color="#2980b9")
         ax.set_xlabel("total gain")
-        ax.set_title("Feature importance (top 20)")
+        ax.set_title(f"Feature importance of {ev.model} (top 20)")
         _save(fig, out / "feature_importance.png")
         plt.close(fig)
         made.append(("Feature importance", "feature_importance.png"))
 
-    if ev.typology_recall:
-        names = list(ev.typology_recall)
+    names = list(dict.fromkeys(n for ev in evs for n in ev.typology_recall))
+    if names:
         fig, ax = plt.subplots(figsize=(7, 3.5))
         x = np.arange(len(names))
-        ax.bar(x - 0.2, [ev.typology_recall[n] for n in names], 0.4, label="attempts with an alert")
-        ax.bar(x + 0.2, [ev.typology_tx_recall[n] for n in names], 0.4, label="transactions alerted")
+        width = 0.8 / len(evs)
+        for i, ev in enumerate(evs):
+            ax.bar(x - 0.4 + width * (i + 0.5), [ev.typology_recall.get(n, 0.0) for n in names], width,
+                   label=ev.model)
         ax.set_xticks(x, names, rotation=30, ha="right")
         ax.set_ylim(0, 1)
-        ax.set_ylabel("recall")
+        ax.set_ylabel("attempts with an alert")
         ax.legend()
         _save(fig, out / "typology_recall.png")
         plt.close(fig)
@@ -76,27 +84,61 @@ def _plots(ev: Evaluation, out: Path) -> list[tuple[str, str]]:
     return made
 
 
-def markdown(ev: Evaluation, images: list[tuple[str, str]]) -> str:
-    m = ev.metrics
-    c = m["confusion"]
+PROTOCOL_WORDS = {
+    "paper": "first 80% of transactions by time train, last 20% test, threshold 0.5",
+    "ibm": "whole days cut as near 60/20/20 as they allow (Multi-GNN's split), threshold chosen on validation",
+    "transfer": "trained on the first 80% of one world by time, threshold chosen on its last 20%, tested on every "
+                "transaction of another world",
+}
+
+
+def _settings_words(ev: Evaluation) -> str:
+    if not ev.settings:
+        return "defaults"
+    words = ", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in ev.settings.items())
+    return f"tuned: {words}" if ev.tuning else words
+
+
+def markdown(evs: list[Evaluation], images: list[tuple[str, str]]) -> str:
+    first = evs[0]
     lines = [
         "# BlazingAML evaluation report", "",
-        f"Protocol: **{ev.protocol}** ({'first 80% of transactions by time train, last 20% test, threshold 0.5' if ev.protocol == 'paper' else '60/20/20 by time, threshold chosen on validation'}); "
-        f"{ev.rows:,} transactions.", "",
-        "| minority-class F1 | precision | recall | PR-AUC | threshold |", "|---:|---:|---:|---:|---:|",
-        f"| {m['f1']:.4f} | {m['precision']:.4f} | {m['recall']:.4f} | {m['pr_auc']:.4f} | {m['threshold']:.3f} |", "",
-        "Confusion matrix (test period):", "",
-        "| | predicted laundering | predicted legitimate |", "|---|---:|---:|",
-        f"| actual laundering | {c['tp']:,} | {c['fn']:,} |", f"| actual legitimate | {c['fp']:,} | {c['tn']:,} |", "",
+        f"Protocol: **{first.protocol}** ({PROTOCOL_WORDS[first.protocol]}); {first.rows:,} transactions.", "",
+        "| model | minority-class F1 | precision | recall | PR-AUC | threshold |", "|---|---:|---:|---:|---:|---:|",
     ]
-    if ev.ablation:
-        lines += ["## Feature ablation", "", "| features | F1 |", "|---|---:|"]
-        lines += [f"| {row['features']} | {row['f1']:.4f} |" for row in ev.ablation]
+    for ev in evs:
+        m = ev.metrics
+        lines.append(f"| {ev.model} | {m['f1']:.4f} | {m['precision']:.4f} | {m['recall']:.4f} | {m['pr_auc']:.4f} "
+                     f"| {m['threshold']:.3f} |")
+    lines += ["", "Hyperparameters:", ""] + [f"- {ev.model}: {_settings_words(ev)}" for ev in evs] + [""]
+    tuned = [ev for ev in evs if ev.tuning]
+    if tuned:
+        lines += ["## Tuning (successive halving on the validation period)", "",
+                  "| model | rung | share of training rows | validation PR-AUC | settings |", "|---|---:|---:|---:|---|"]
+        lines += [f"| {ev.model} | {t['rung'] + 1} | {t['share']:.2f} | {t['validation_pr_auc']:.4f} | "
+                  + ", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in t["settings"].items())
+                  + " |" for ev in tuned for t in ev.tuning]
         lines.append("")
-    if ev.typology_recall:
-        lines += ["## Recall per typology (attempts with a transaction in the test period)", "",
-                  "| typology | attempts with an alert | transactions alerted |", "|---|---:|---:|"]
-        lines += [f"| {k} | {v:.3f} | {ev.typology_tx_recall[k]:.3f} |" for k, v in ev.typology_recall.items()]
+    lines += ["Confusion matrices (test period):", "",
+              "| model | true positives | false negatives | false positives | true negatives |", "|---|---:|---:|---:|---:|"]
+    lines += [f"| {ev.model} | {c['tp']:,} | {c['fn']:,} | {c['fp']:,} | {c['tn']:,} |"
+              for ev in evs for c in [ev.metrics["confusion"]]]
+    lines.append("")
+    if any(ev.ablation for ev in evs):
+        steps = list(dict.fromkeys(row["features"] for ev in evs for row in ev.ablation))
+        lines += ["## Feature ablation (F1)", "", "| features | " + " | ".join(ev.model for ev in evs) + " |",
+                  "|---|" + "---:|" * len(evs)]
+        by = [{row["features"]: row["f1"] for row in ev.ablation} for ev in evs]
+        lines += [f"| {s} | " + " | ".join(f"{b[s]:.4f}" if s in b else "" for b in by) + " |" for s in steps]
+        lines.append("")
+    names = list(dict.fromkeys(n for ev in evs for n in ev.typology_recall))
+    if names:
+        scope = "every attempt of the test world" if first.protocol == "transfer" else \
+            "attempts with a transaction in the test period"
+        lines += [f"## Recall per typology ({scope}): attempts with an alert / transactions alerted", "",
+                  "| typology | " + " | ".join(ev.model for ev in evs) + " |", "|---|" + "---:|" * len(evs)]
+        lines += [f"| {n} | " + " | ".join(f"{ev.typology_recall[n]:.3f} / {ev.typology_tx_recall[n]:.3f}"
+                                           if n in ev.typology_recall else "" for ev in evs) + " |" for n in names]
         lines.append("")
     for title, file in images:
         lines += [f"## {title}", "", f"![{title}]({file})", ""]
@@ -112,19 +154,23 @@ def report_file_names(directory) -> frozenset:
     return REPORT_FILES
 
 
-def write_report(ev: Evaluation, directory) -> Path:
-    """Write the report directory as a whole, atomically. Its files depend only on the evaluation
-    (no run time, no dates), so the same evaluation gives the same bytes."""
+def write_report(evaluations: list[Evaluation], directory) -> Path:
+    """Write the report of one or more scorers evaluated on the same split, as a whole directory,
+    atomically. Its files depend only on the evaluations (no run time, no dates, no timings in
+    metrics.json), so the same evaluations give the same bytes."""
     with atomic_directory(directory, report_file_names) as tmp:
-        _write_report_files(ev, tmp)
+        _write_report_files(evaluations, tmp)
     return Path(directory)
 
 
-def _write_report_files(ev: Evaluation, out: Path) -> None:
-    images = _plots(ev, out)
-    md = markdown(ev, images)
+def _write_report_files(evs: list[Evaluation], out: Path) -> None:
+    images = _plots(evs, out)
+    md = markdown(evs, images)
     write_text_atomic(out / "report.md", md)
-    metrics = {k: v for k, v in evaluation_json(ev).items() if k != "seconds"}
+    metrics = comparison_json(evs)
+    for entry in metrics["models"].values():
+        for timing in ("seconds", "train_seconds", "score_rows_per_second"):
+            del entry[timing]
     write_text_atomic(out / "metrics.json", json.dumps(metrics, indent=2))
     body = []
     for line in md.splitlines():
