@@ -82,13 +82,23 @@ def score_with_dask(args, patterns) -> int:
 def cmd_evaluate(args) -> int:
     from .io.atomic import ensure_replaceable
     from .io.patterns_txt import read_patterns
-    from .pipeline import comparison_json, evaluate
+    from .pipeline import comparison_json, evaluate, prequential, prequential_json
     from .report import report_file_names, write_report
 
     ensure_replaceable(args.report, report_file_names)
-    models = chosen_models(args.model)
+    models = chosen_models(args.model or ("gbt,driftmoe" if args.protocol == "prequential" else "gbt"))
     table, accounts = read_transactions(args.transactions, args)
     attempts = read_patterns(args.patterns_file) if args.patterns_file else None
+    if args.protocol == "prequential":
+        result = prequential(table, accounts, chosen_patterns(args.patterns, args), attempts=attempts, models=models,
+                             window_days=args.window_days, train_days=args.train_days,
+                             label_delay_days=args.label_delay_days, threads=args.threads, backend=args.backend)
+        where = write_report(result, args.report)
+        print(json.dumps(prequential_json(result)) if args.json else
+              f"prequential: mean F1 / PR-AUC over {len(result.windows)} windows: " +
+              ", ".join(f"{k} {m['f1']:.3f} / {m['pr_auc']:.3f}" for k, m in result.mean.items()) +
+              f"\nreport: {Path(where) / 'report.html'} (and report.md)")
+        return 0
     test_world = None
     if args.test_transactions:
         test_world = (*read_transactions(args.test_transactions, args),
@@ -165,7 +175,8 @@ def cmd_demo(args) -> int:
     cmd_evaluate(argparse.Namespace(transactions=str(out / "tx.parquet"), patterns_file=str(files.patterns),
                                     protocol="paper", no_ablation=False, report=str(out / "report"), json=False,
                                     tune=False, tune_configurations=8, test_transactions=None,
-                                    test_patterns_file=None, **common))
+                                    test_patterns_file=None, window_days=1.0, train_days=3.0, label_delay_days=0.0,
+                                    **common))
     _split_last_day(out / "tx.parquet", out / "before_last_day.parquet", out / "last_day.parquet")
     log("4/5 training on every day but the last: blazingaml train --input before_last_day.parquet ...")
     cmd_train(argparse.Namespace(input=str(out / "before_last_day.parquet"), patterns_file=None,
@@ -259,7 +270,9 @@ def register(sub, commands: dict, add_common) -> None:
                                    "(and with --tune, successive halving over each scorer's hyperparameters) on "
                                    "validation, test touched once. transfer protocol: train on --transactions as "
                                    "`train` does, score every transaction of --test-transactions, recall over all of "
-                                   "its attempts. Writes report.md, report.html, metrics.json and PNGs to --report.",
+                                   "its attempts. prequential protocol: windows in time order, driftmoe learning the stream as labels "
+                                   "arrive against scorers retrained on a sliding window. Writes report.md, "
+                                   "report.html, metrics.json and PNGs to --report.",
                        epilog="examples:\n  blazingaml evaluate --transactions HI-Small_Trans.csv "
                               "--patterns-file HI-Small_Patterns.txt --report report/\n"
                               "  blazingaml evaluate --transactions tx.parquet --patterns-file P.txt --protocol ibm "
@@ -272,15 +285,20 @@ def register(sub, commands: dict, add_common) -> None:
     p.add_argument("--patterns", nargs="+", default=[lib])
     add_only(p)
     add_columns(p)
-    p.add_argument("--protocol", choices=["paper", "ibm", "transfer"], default="paper")
-    p.add_argument("--model", default="gbt",
-                   help=f"a scorer ({', '.join(MODEL_KINDS)}), a comma-separated list, or all (every installed one)")
+    p.add_argument("--protocol", choices=["paper", "ibm", "transfer", "prequential"], default="paper")
+    p.add_argument("--model", help=f"a scorer ({', '.join(MODEL_KINDS)}), a comma-separated list, or all (every "
+                                   f"installed one); default gbt (prequential: gbt,driftmoe)")
     p.add_argument("--tune", action="store_true",
                    help="successive halving over each scorer's main hyperparameters on the validation period")
     p.add_argument("--tune-configurations", type=int, default=8,
                    help="configurations drawn per scorer for --tune (default 8: rungs of 8, 4, 2)")
     p.add_argument("--test-transactions", help="transfer protocol: the labelled world to test on")
     p.add_argument("--test-patterns-file", help="transfer protocol: the test world's Patterns.txt")
+    p.add_argument("--window-days", type=float, default=1.0, help="prequential protocol: window length (default 1)")
+    p.add_argument("--train-days", type=float, default=3.0,
+                   help="prequential protocol: warm-up, and the sliding window retrained scorers learn from (default 3)")
+    p.add_argument("--label-delay-days", type=float, default=0.0,
+                   help="prequential protocol: how long after a transaction its label arrives (default 0)")
     p.add_argument("--report", required=True, help="report directory")
     p.add_argument("--json", action="store_true", help="print one JSON object on stdout (logs go to stderr)")
     p.add_argument("--no-ablation", action="store_true", help="skip the feature ablation (faster)")

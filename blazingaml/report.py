@@ -1,5 +1,6 @@
-"""Evaluation reports: report.md, report.html and matplotlib PNGs (PR curve, score histogram,
-feature importance, per-typology recall)."""
+"""Evaluation reports: report.md, report.html, metrics.json and matplotlib PNGs (PR curves, score
+histograms, feature importance, per-typology recall; F1 and PR-AUC per window for the prequential
+protocol)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from .io.atomic import atomic_directory, atomic_path, write_text_atomic
-from .pipeline import Evaluation, comparison_json
+from .pipeline import Evaluation, Prequential, comparison_json, prequential_json
 
 
 def _save(fig, path: Path):
@@ -145,8 +146,8 @@ def markdown(evs: list[Evaluation], images: list[tuple[str, str]]) -> str:
     return "\n".join(lines)
 
 
-REPORT_FILES = frozenset({"report.md", "report.html", "metrics.json", "pr_curve.png", "score_histogram.png",
-                          "feature_importance.png", "typology_recall.png"})
+REPORT_FILES = frozenset({"report.md", "report.html", "metrics.json", "prequential.png", "pr_curve.png",
+                          "score_histogram.png", "feature_importance.png", "typology_recall.png"})
 
 
 def report_file_names(directory) -> frozenset:
@@ -154,24 +155,82 @@ def report_file_names(directory) -> frozenset:
     return REPORT_FILES
 
 
-def write_report(evaluations: list[Evaluation], directory) -> Path:
-    """Write the report of one or more scorers evaluated on the same split, as a whole directory,
-    atomically. Its files depend only on the evaluations (no run time, no dates, no timings in
-    metrics.json), so the same evaluations give the same bytes."""
+def write_report(result, directory) -> Path:
+    """Write the report of `result` (a list of `Evaluation`s of scorers on one split, or a
+    `Prequential`) as a whole directory, atomically. Its files depend only on the results (no run
+    time, no dates, no timings), so the same results give the same bytes."""
     with atomic_directory(directory, report_file_names) as tmp:
-        _write_report_files(evaluations, tmp)
+        if isinstance(result, Prequential):
+            images = _prequential_plot(result, tmp)
+            md = prequential_markdown(result, images)
+            metrics = {k: v for k, v in prequential_json(result).items() if k != "seconds"}
+        else:
+            images = _plots(result, tmp)
+            md = markdown(result, images)
+            metrics = comparison_json(result)
+            for entry in metrics["models"].values():
+                for timing in ("seconds", "train_seconds", "score_rows_per_second"):
+                    del entry[timing]
+        write_text_atomic(tmp / "report.md", md)
+        write_text_atomic(tmp / "metrics.json", json.dumps(metrics, indent=2))
+        write_text_atomic(tmp / "report.html", _html(md))
     return Path(directory)
 
 
-def _write_report_files(evs: list[Evaluation], out: Path) -> None:
-    images = _plots(evs, out)
-    md = markdown(evs, images)
-    write_text_atomic(out / "report.md", md)
-    metrics = comparison_json(evs)
-    for entry in metrics["models"].values():
-        for timing in ("seconds", "train_seconds", "score_rows_per_second"):
-            del entry[timing]
-    write_text_atomic(out / "metrics.json", json.dumps(metrics, indent=2))
+def _prequential_plot(result: Prequential, out: Path) -> list[tuple[str, str]]:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(2, 1, figsize=(7, 6), sharex=True)
+    days = [w["start"] for w in result.windows]
+    x = [(d - days[0]) / 86400 for d in days]
+    for kind in result.models:
+        axes[0].plot(x, [w["models"][kind]["f1"] for w in result.windows], marker="o", label=kind)
+        axes[1].plot(x, [w["models"][kind]["pr_auc"] if w["models"][kind]["pr_auc"] is not None else np.nan
+                         for w in result.windows], marker="o", label=kind)
+    axes[0].set_ylabel("F1")
+    axes[1].set_ylabel("PR-AUC")
+    axes[1].set_xlabel("days since the first scored window")
+    for ax in axes:
+        ax.set_ylim(0, 1)
+        ax.grid(alpha=0.3)
+        ax.legend()
+    _save(fig, out / "prequential.png")
+    plt.close(fig)
+    return [("F1 and PR-AUC per window", "prequential.png")]
+
+
+def prequential_markdown(result: Prequential, images: list[tuple[str, str]]) -> str:
+    import datetime as dt
+
+    lines = ["# BlazingAML evaluation report", "",
+             f"Protocol: **prequential** (windows of {result.window_days:g} days in time order; labels arrive "
+             f"{result.label_delay_days:g} days after their transaction; streaming scorers learn every arrived label, "
+             f"the others are retrained before each window on the labels that arrived in the last "
+             f"{result.train_days:g} days); {result.rows:,} transactions.", "",
+             "| window | transactions | laundering | " + " | ".join(f"{k} F1 | {k} PR-AUC" for k in result.models)
+             + " | laundering by typology |",
+             "|---|---:|---:|" + "---:|---:|" * len(result.models) + "---|"]
+    for w in result.windows:
+        day = dt.datetime.fromtimestamp(w["start"], dt.timezone.utc).strftime("%Y-%m-%d %H:%M")
+        cells = []
+        for k in result.models:
+            m = w["models"][k]
+            cells += [f"{m['f1']:.3f}", "" if m["pr_auc"] is None else f"{m['pr_auc']:.3f}"]
+        mix = ", ".join(f"{t} {n}" for t, n in w.get("typologies", {}).items())
+        lines.append(f"| {day} | {w['rows']:,} | {w['laundering']:,} | " + " | ".join(cells) + f" | {mix} |")
+    lines.append("| mean | | | " + " | ".join(f"{result.mean[k]['f1']:.3f} | {result.mean[k]['pr_auc']:.3f}"
+                                               for k in result.models) + " | |")
+    lines.append("")
+    for title, file in images:
+        lines += [f"## {title}", "", f"![{title}]({file})", ""]
+    return "\n".join(lines)
+
+
+def _html(md: str) -> str:
+    """The markdown report as a plain HTML page (headings, paragraphs, tables, images)."""
     body = []
     for line in md.splitlines():
         if line.startswith("!["):
@@ -202,4 +261,4 @@ def _write_report_files(evs: list[Evaluation], out: Path) -> None:
         page.append("</table>")
     doc = ("<!doctype html><html><head><meta charset='utf-8'><title>BlazingAML report</title></head>"
            "<body style='font-family:sans-serif'>" + "\n".join(page) + "</body></html>")
-    write_text_atomic(out / "report.html", doc)
+    return doc

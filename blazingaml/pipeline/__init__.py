@@ -6,6 +6,7 @@ from .evaluate import GFP_GROUPS, PROTOCOLS, Evaluation, comparison_json, evalua
 from .explain import explain_alerts
 from .feature_table import (BATCH_ROWS, FEATURE_DTYPE, RAW_FEATURES, FeatureTable, build_features, pattern_hashes,
                             predict_rows, raw_features)
+from .prequential import Prequential, prequential, prequential_json
 from .score import ACCOUNT_NAME_COLUMNS, score, score_rows, with_account_names
 from .train import (MAX_TRAIN_ROWS, attempt_labels, best_threshold, check_attempts, check_compatible, day_split,
                     model_patterns, time_split, train, training_rows)
@@ -13,5 +14,6 @@ from .train import (MAX_TRAIN_ROWS, attempt_labels, best_threshold, check_attemp
 __all__ = ["ACCOUNT_NAME_COLUMNS", "BATCH_ROWS", "FEATURE_DTYPE", "GFP_GROUPS", "MAX_TRAIN_ROWS", "PROTOCOLS",
            "RAW_FEATURES", "Evaluation", "FeatureTable", "attempt_labels", "best_threshold", "build_features",
            "check_attempts", "check_compatible", "comparison_json", "day_split", "evaluate", "evaluation_json",
-           "explain_alerts", "f1_at", "model_patterns", "pattern_hashes", "predict_rows", "raw_features", "score",
+           "explain_alerts", "f1_at", "model_patterns", "pattern_hashes", "predict_rows", "Prequential", "prequential",
+           "prequential_json", "raw_features", "score",
            "score_rows", "time_split", "train", "training_rows", "with_account_names"]
