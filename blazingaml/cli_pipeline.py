@@ -9,6 +9,7 @@ from pathlib import Path
 
 from .cli_inputs import add_columns, add_only, chosen_patterns, read_transactions
 from .cli_patterns import add_dask_engine, add_engine, uses_dask
+from .errors import BlazingError
 from .models import MODEL_KINDS
 from .progress import log
 
@@ -66,7 +67,6 @@ def cmd_score(args) -> int:
 
 def score_with_dask(args, patterns) -> int:
     from .distributed import connect, score_distributed
-    from .errors import BlazingError
 
     if args.history or args.explain:
         raise BlazingError("--history and --explain are not available with --engine dask",
@@ -86,10 +86,14 @@ def cmd_evaluate(args) -> int:
     from .report import report_file_names, write_report
 
     ensure_replaceable(args.report, report_file_names)
-    models = chosen_models(args.model or ("gbt,driftmoe" if args.protocol == "prequential" else "gbt"))
+    streaming = args.protocol == "prequential"
+    models = chosen_models(args.model or ("gbt,driftmoe" if streaming else "gbt"), streaming)
+    if streaming and (args.tune or args.test_transactions):
+        raise BlazingError("--tune and --test-transactions do not apply to the prequential protocol",
+                           hint="tune with --protocol ibm; test on another world with --protocol transfer")
     table, accounts = read_transactions(args.transactions, args)
     attempts = read_patterns(args.patterns_file) if args.patterns_file else None
-    if args.protocol == "prequential":
+    if streaming:
         result = prequential(table, accounts, chosen_patterns(args.patterns, args), attempts=attempts, models=models,
                              window_days=args.window_days, train_days=args.train_days,
                              label_delay_days=args.label_delay_days, threads=args.threads, backend=args.backend)
@@ -114,18 +118,18 @@ def cmd_evaluate(args) -> int:
     return 0
 
 
-def chosen_models(text: str) -> list[str]:
-    """The scorers of `--model`: one kind, a comma-separated list, or `all` (every installed scorer)."""
-    from .errors import BlazingError
-    from .models import installed_scorers
+def chosen_models(text: str, streaming: bool = False) -> list[str]:
+    """The scorers of `--model`: one kind, a comma-separated list, or `all` (every installed scorer;
+    for a stream, those that need no typology labels)."""
+    from .models import SCORERS, installed_scorers
 
     if text == "all":
-        return installed_scorers()
+        return [k for k in installed_scorers() if not (streaming and SCORERS[k].needs_typology)]
     kinds = list(dict.fromkeys(k.strip() for k in text.split(",") if k.strip()))
     unknown = [k for k in kinds if k not in MODEL_KINDS]
     if unknown or not kinds:
         raise BlazingError(f"unknown model kind(s) {unknown or [text]}",
-                         hint="choose from " + ", ".join(MODEL_KINDS) + " (comma-separated), or all")
+                           hint="choose from " + ", ".join(MODEL_KINDS) + " (comma-separated), or all")
     return kinds
 
 
