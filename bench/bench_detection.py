@@ -84,8 +84,8 @@ def main():
     result = {"machine": machine(), "scale": args.scale, "transactions": table.num_rows,
               "laundering": int(table["label"].to_numpy().sum()), "setup_seconds": time.perf_counter() - t0}
 
-    full = evaluate(table, accounts, load_patterns([ROOT / "patterns"]), attempts=attempts, ablation=True)
-    gfp = evaluate(table, accounts, load_patterns([ROOT / "patterns" / "gfp"]), ablation=False)
+    [full] = evaluate(table, accounts, load_patterns([ROOT / "patterns"]), attempts=attempts, ablation=True)
+    [gfp] = evaluate(table, accounts, load_patterns([ROOT / "patterns" / "gfp"]), ablation=False)
     result["full_library"] = {"f1": full.metrics["f1"], "precision": full.metrics["precision"],
                               "recall": full.metrics["recall"], "pr_auc": full.metrics["pr_auc"],
                               "seconds": full.seconds, "ablation": full.ablation,

@@ -12,11 +12,9 @@ from __future__ import annotations
 import argparse
 import json
 import resource
-import subprocess
 import sys
-import time
 
-from common import OUT, ROOT, machine, save
+from common import OUT, ROOT, machine, run_json_command, save
 
 
 def main() -> int:
@@ -36,15 +34,12 @@ def main() -> int:
     patterns_file = next(world.glob("*_Patterns.txt"))
     cmd = [sys.executable, "-m", "blazingaml.cli", "evaluate", "--transactions", str(parquet),
            "--patterns-file", str(patterns_file), "--report", str(world / "report"), "--json", "--quiet"]
-    t0 = time.perf_counter()
-    done = subprocess.run(cmd, capture_output=True, text=True)
-    wall = time.perf_counter() - t0
-    if done.returncode != 0:
-        print(done.stderr[-4000:], file=sys.stderr)
+    evaluation, wall = run_json_command(cmd)
+    if evaluation is None:
         return 1
     peak_gib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 2**20
     result = {"machine": machine(), "scale": args.scale, "command": " ".join(cmd[1:]), "wall_seconds": round(wall, 1),
-              "peak_rss_gib": round(peak_gib, 2), "evaluation": json.loads(done.stdout)}
+              "peak_rss_gib": round(peak_gib, 2), "evaluation": evaluation}
     save(f"evaluate-{args.scale}", result)
     print(json.dumps(result, indent=1))
     return 0

@@ -44,6 +44,18 @@ def run_child(code: str, env: dict | None = None, timeout: float | None = None) 
     return result
 
 
+def run_json_command(cmd: list[str]) -> tuple[dict | None, float]:
+    """Run a command that prints one JSON object on stdout: (that object, wall seconds); on failure
+    its stderr's tail goes to stderr and the object is None."""
+    t0 = time.perf_counter()
+    done = subprocess.run(cmd, capture_output=True, text=True)
+    wall = time.perf_counter() - t0
+    if done.returncode != 0:
+        print(done.stderr[-4000:], file=sys.stderr)
+        return None, wall
+    return json.loads(done.stdout), wall
+
+
 def save(name: str, data) -> Path:
     OUT.mkdir(parents=True, exist_ok=True)
     path = OUT / f"{name}.json"

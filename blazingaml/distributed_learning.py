@@ -37,7 +37,7 @@ from .distributed import budget_rows, read_partition, run_partitions, write_part
 from .distributed_input import transaction_files
 from .errors import BlazingError
 from .pipeline.feature_table import BATCH_ROWS, build_features
-from .pipeline.train import MAX_TRAIN_ROWS, best_threshold, check_attempts, model_metadata
+from .pipeline.train import MAX_TRAIN_ROWS, best_threshold, check_attempts, day_split, model_metadata
 from .progress import log
 from .time_partitions import halo_window
 
@@ -250,7 +250,12 @@ def evaluate_distributed(client, path, patterns, report, attempts=None, protocol
     check_attempts(probe, attempts)
     with mined_features(client, path, patterns, report, backend, threads, attempts, memory_per_worker,
                         max_rows, columns) as parts:
-        periods = parts.periods(fractions)
+        if protocol == "ibm":   # whole days, as the process engine cuts them (rows are in time order)
+            sizes = [len(p) for p in day_split(parts.column_values((0, parts.rows), ["ts"])["ts"], None, fractions)]
+            cuts = np.cumsum([0, *sizes])
+            periods = [(int(a), int(b)) for a, b in zip(cuts, cuts[1:])]
+        else:
+            periods = parts.periods(fractions)
         fit, validation, test = periods[0], (periods[1] if protocol == "ibm" else None), periods[-1]
         X, y, weight, typology = parts.training_sample(fit, max_train_rows, seed, probe.needs_typology)
         if len(y) < fit[1] - fit[0]:

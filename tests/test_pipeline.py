@@ -127,9 +127,11 @@ def test_evaluate_json_and_report(embedded_world, tmp_path):
     r = cli("evaluate", "--transactions", str(parquet), "--patterns-file", str(files.patterns), "--patterns", GFP,
             "--report", str(tmp_path / "report"), "--json")
     assert r.returncode == 0, r.stderr
-    result = json.loads(r.stdout)  # stdout holds only the JSON object
+    out = json.loads(r.stdout)  # stdout holds only the JSON object
+    assert out["protocol"] == "paper" and list(out["models"]) == ["gbt"]
+    result = out["models"]["gbt"]
     assert set(result) >= {"f1", "precision", "recall", "pr_auc", "confusion", "ablation", "typology_recall",
-                           "rows", "seconds"}
+                           "settings", "train_seconds", "score_rows_per_second", "seconds"}
     assert [a["features"] for a in result["ablation"]] == ["raw", "+fan", "+degree", "+cycle", "+scatter-gather",
                                                          "+vertex statistics"]
     assert set(result["confusion"]) == {"tp", "fp", "fn", "tn"} and sum(result["confusion"].values()) > 0
@@ -141,15 +143,17 @@ def test_evaluate_json_and_report(embedded_world, tmp_path):
 
 def test_ibm_protocol(embedded_world, tmp_path):
     from blazingaml.dsl.parser import load_patterns
-    from blazingaml.pipeline import evaluate
+    from blazingaml.pipeline import day_split, evaluate
 
     files, parquet = embedded_world
     table, accounts = load_transactions(parquet)
-    ev = evaluate(table, accounts, load_patterns([str(ROOT / "patterns" / "gfp" / "fan.pattern")]), protocol="ibm",
-                  ablation=False)
+    [ev] = evaluate(table, accounts, load_patterns([str(ROOT / "patterns" / "gfp" / "fan.pattern")]), protocol="ibm",
+                    ablation=False)
     c = ev.metrics["confusion"]
-    n = table.num_rows   # the last of the 60/20/20 periods: what the first two cuts leave
-    assert sum(c.values()) == n - round(0.6 * n) - round(0.2 * n)
+    ts = table.column("ts").to_numpy()
+    *before, test = day_split(ts, table.column("tx_id").to_numpy(), [0.6, 0.2, 0.2])   # test: the last whole days
+    day = (ts - ts.min()) // 86400
+    assert sum(c.values()) == len(test) and day[test].min() > day[np.concatenate(before)].max()
     assert 0 <= ev.metrics["threshold"] <= 1
 
 

@@ -183,12 +183,12 @@ def test_summary_renders_in_a_pipe(capsys):
 
     metrics = {"f1": 0.5, "precision": 0.4, "recall": 0.6, "pr_auc": 0.3}
     ev = Evaluation(metrics, [], {}, {}, {}, {}, 1.0, 123_456, "paper")
-    print_summary(ev, "report")
+    print_summary([ev], "report")
     out = capsys.readouterr().out
     assert out.splitlines()[0] == "minority-class F1 (paper protocol, 123,456 transactions)"
     assert "┃" not in out and "│" not in out and "F1 0.500" in out
     ev.ablation = [{"features": "raw", "f1": 0.25}, {"features": "+fan", "f1": 0.5}]
-    print_summary(ev, "report")
+    print_summary([ev], "report")
     out = capsys.readouterr().out
     assert out.splitlines()[0] == "minority-class F1 (paper protocol, 123,456 transactions)"
     assert "┃ features" in out and "│ raw " in out and "0.250" in out

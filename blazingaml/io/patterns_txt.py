@@ -149,6 +149,19 @@ def write_patterns(path: str | os.PathLike, attempts: list[Attempt]) -> None:
     write_text_atomic(path, format_patterns(attempts))
 
 
+def split_attempts(attempts: list[Attempt]) -> tuple[list[Attempt], list[Attempt]]:
+    """Two disjoint halves for the transfer protocol: within each typology, attempts go to the
+    halves in turn (file order), so both hold every typology in about equal numbers. Each half
+    keeps file order and numbers its attempts from 0."""
+    halves: tuple[list[Attempt], list[Attempt]] = ([], [])
+    seen: dict[str, int] = {}
+    for a in attempts:
+        turn = seen.get(a.typology, 0)
+        seen[a.typology] = turn + 1
+        halves[turn % 2].append(a)
+    return tuple([Attempt(i, a.typology, a.qualifier, a.rows) for i, a in enumerate(half)] for half in halves)
+
+
 def attempts_frame(attempts: list[Attempt]) -> pd.DataFrame:
     """One row per pattern transaction, with its attempt id and typology code."""
     rows = [(a.attempt_id, TYPOLOGIES.index(a.typology), *r) for a in attempts for r in a.rows]

@@ -52,16 +52,18 @@ class LightGBMScorer:
     FILE = "booster.txt"
     needs_typology = False
 
-    def __init__(self, booster=None, params: dict | None = None, threads: int = 2, seed: int = 0,
-                 pos_weight: float = 1.0):
+    def __init__(self, booster=None, threads: int = 2, seed: int = 0, pos_weight: float = 1.0, rounds: int = 300,
+                 learning_rate: float = 0.05, num_leaves: int = 63, min_child_samples: int = 20,
+                 feature_fraction: float = 0.9, lambda_l2: float = 1.0):
         self.booster = booster
         self.pos_weight = pos_weight
-        self.params = params or {
-            "objective": "binary", "learning_rate": 0.05, "num_leaves": 63, "min_child_samples": 20,
-            "feature_fraction": 0.9, "bagging_fraction": 0.9, "bagging_freq": 1, "lambda_l2": 1.0,
-            "num_threads": threads, "seed": seed, "deterministic": True, "verbose": -1,
+        self.params = {
+            "objective": "binary", "learning_rate": learning_rate, "num_leaves": num_leaves,
+            "min_child_samples": min_child_samples, "feature_fraction": feature_fraction, "bagging_fraction": 0.9,
+            "bagging_freq": 1, "lambda_l2": lambda_l2, "num_threads": threads, "seed": seed, "deterministic": True,
+            "verbose": -1,
         }
-        self.rounds = 300
+        self.rounds = rounds
 
     def fit(self, X: np.ndarray, y: np.ndarray, names: list[str], weight: np.ndarray | None = None,
             typology: np.ndarray | None = None) -> "LightGBMScorer":
@@ -101,16 +103,18 @@ class XGBoostScorer:
     FILE = "booster.json"
     needs_typology = False
 
-    def __init__(self, booster=None, threads: int = 2, seed: int = 0):
+    def __init__(self, booster=None, threads: int = 2, seed: int = 0, rounds: int = 200, max_depth: int = 8,
+                 eta: float = 0.1, min_child_weight: float = 1.0, colsample_bytree: float = 1.0):
         self.booster = booster
-        self.threads, self.seed = threads, seed
+        self.threads, self.seed, self.rounds = threads, seed, rounds
+        self.params = {"objective": "binary:logistic", "tree_method": "hist", "max_depth": max_depth, "eta": eta,
+                       "min_child_weight": min_child_weight, "colsample_bytree": colsample_bytree}
 
     def fit(self, X, y, names, weight=None, typology=None):
         xgb = require("xgboost", "xgboost")
         dtrain = xgb.DMatrix(X, label=y, weight=weight, feature_names=list(names))
-        params = {"objective": "binary:logistic", "tree_method": "hist", "max_depth": 8, "eta": 0.1,
-                  "nthread": self.threads, "seed": self.seed}
-        self.booster = xgb.train(params, dtrain, num_boost_round=200)
+        params = dict(self.params, nthread=self.threads, seed=self.seed)
+        self.booster = xgb.train(params, dtrain, num_boost_round=self.rounds)
         return self
 
     def predict_proba(self, X):
@@ -138,6 +142,14 @@ class XGBoostScorer:
 
 SCORERS = {"gbt": LightGBMScorer, "xgboost": XGBoostScorer, "apem": APEMScorer, "driftmoe": DriftMoEScorer}
 MODEL_KINDS = tuple(SCORERS)
+SCORER_LIBRARIES = {"gbt": "lightgbm", "xgboost": "xgboost", "apem": "torch", "driftmoe": "river"}
+
+
+def installed_scorers() -> list[str]:
+    """The scorer kinds whose library is installed, in MODEL_KINDS order (nothing is imported)."""
+    from importlib.util import find_spec
+
+    return [kind for kind in MODEL_KINDS if find_spec(SCORER_LIBRARIES[kind]) is not None]
 
 
 def make_scorer(kind: str, threads: int = 2, seed: int = 0, **settings):
