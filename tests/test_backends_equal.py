@@ -8,6 +8,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 
 from blazingaml.dsl.parser import load_patterns
+from blazingaml.ir.passes.cost import GraphStats
 from blazingaml.runtime import compile_patterns, mine_graph
 
 from .conftest import ROOT
@@ -16,9 +17,17 @@ from .strategies import build, differing_patterns, temporal_graphs
 LIBRARY = load_patterns([ROOT / "patterns"])
 
 
+# One plan for every drawn graph: re-planned for each example's statistics, the kernels would be
+# recompiled dozens of times per run (seconds to minutes each). Plans that differ by graph are
+# exercised by tests/test_random_patterns.py (every pass switched off in turn) and test_passes.py.
+SMALL_GRAPH = GraphStats(vertices=8, edges=40, span_seconds=2 * 86400.0, mean_out=5.0, mean_in=5.0, p99_out=12.0,
+                         p99_in=12.0, max_out=20, max_in=20)
+
+
 @pytest.fixture(scope="module", params=["closing", "participation"])
 def compiled(request):
-    return compile_patterns(LIBRARY, mode=request.param), compile_patterns(LIBRARY, mode=request.param, optimise=False)
+    return (compile_patterns(LIBRARY, mode=request.param, stats=SMALL_GRAPH),
+            compile_patterns(LIBRARY, mode=request.param, optimise=False))
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
