@@ -146,6 +146,10 @@ def _number(table, ids, out):
         out[i] = k
 
 
+# Kernel arguments for window aggregates and named emits, which the GFP graph patterns do not have.
+NO_AGGREGATES = np.zeros((1, 1))
+
+
 class AccountNumbers:
     """Dense numbers 0, 1, ... for account ids (any float64 values), in order of first appearance."""
 
@@ -312,7 +316,7 @@ class StreamGraph:
             overflow[lo:hi] = 0
             fn(triggers, *arrays, bins, out, self.row, colmap, np.iinfo(np.int32).max, overflow,
                np.zeros(1, np.int64), max_work, *self.stacks, self.sliding, steps, *self.closure,
-               self.closure_builds)
+               self.closure_builds, NO_AGGREGATES, NO_AGGREGATES)   # GFP's graph patterns use no aggregates
             overflow_all[lo - first:hi - first, programs] = overflow[lo:hi]
 
     def _kernels(self):
