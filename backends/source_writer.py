@@ -204,11 +204,13 @@ class SourceWriter:
         self.named_offset = 0
         self.pruned_paths = sum(isinstance(o, I.PathCount) and o.prune
                                 for p in kernel.programs for c in p.cases for o in c.ops)
+        # one column per SlidingCount, in the order backends/sliding.py sweeps them; keyed by case too,
+        # since two cases of a pattern may each define a stage of the same name
         for pi, p in enumerate(kernel.programs):
-            for c in p.cases:
+            for ci, c in enumerate(p.cases):
                 for op in c.ops:
                     if isinstance(op, I.SlidingCount):
-                        self.sliding_index[(pi, op.name)] = len(self.sliding_index)
+                        self.sliding_index[(pi, ci, op.name)] = len(self.sliding_index)
 
     def line(self, depth: int, text: str, opens: bool = False):
         self.lines.append((depth, text, opens))
@@ -507,7 +509,7 @@ class SourceWriter:
         elif isinstance(op, I.SlidingCount):
             self.comment(depth, f"stage {op.name}: windowed aggregate, precomputed by a two-pointer sweep{src}")
             c = self.fresh("size_")
-            self.let(depth, c, self.sliding_ref("e", self.sliding_index[(self.prog_index, op.name)]))
+            self.let(depth, c, self.sliding_ref("e", self.sliding_index[(self.prog_index, self.case_index, op.name)]))
             self.ops(rest, env.but(sizes={**env.sizes, op.name: c}), depth)
         elif isinstance(op, I.WindowAggregates):
             self.comment(depth, f"stage {op.name}: window aggregates of {op.owner}.{op.direction}, precomputed by "

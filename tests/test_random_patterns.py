@@ -60,6 +60,22 @@ def test_negated_zero_count_is_minus_zero():
         assert disagreements(parse_text(text, "<negated zero>"), g, mode, host_lanes=2) == []
 
 
+def test_stages_of_the_same_name_in_two_cases():
+    """Found by the long campaign (file 435): two cases of one pattern each define a stage `d` that the
+    windowed_aggregates pass turns into a precomputed sliding count; the generated source numbered the
+    sweeps by (pattern, stage name), so both cases read the second case's sweep."""
+    import numpy as np
+
+    from blazingaml.dsl.parser import parse_text
+
+    text = ("pattern p\n    window 6h\n    trigger a -> b\n"
+            "    case out_of_a:\n        stage d = edges f in a.out\n        emit size(d)\n"
+            "    case into_b:\n        stage d = edges f in b.in\n        emit 10 + size(d)\n")
+    g = (np.array([0, 0, 0, 2]), np.array([1, 2, 3, 1]), 1662032400 + np.array([0, 600, 1200, 1800]), 4)
+    for mode in ("closing", "participation"):
+        assert disagreements(parse_text(text, "<same stage name>"), g, mode, host_lanes=2) == []
+
+
 CAMPAIGN_SEED = 20261128
 
 
