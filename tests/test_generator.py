@@ -66,7 +66,8 @@ def test_formats_exact(world, tmp_path):
     assert all(",".join(r) in lines for a in attempts for r in a.rows)
     assert _rows(world.accounts)[0] == ["Bank Name", "Bank ID", "Account Number", "Entity ID", "Entity Name"]
     assert _rows(world.placements)[0] == ["Timestamp", "Bank", "Account", "Amount USD", "Crime Source"]
-    assert _rows(world.controlled)[0] == ["Bank", "Account"]
+    assert _rows(world.controlled)[0] == ["Bank", "Account", "Funds"]
+    assert {r[2] for r in _rows(world.controlled)[1]} == {"co-mingled", "kept apart"}
 
 
 def _rates(files):
@@ -94,17 +95,20 @@ def test_rates_at_small_scales(tmp_path, scale, embed):
 
 def test_ledger_replays_from_the_files(world):
     """The labels follow from the placements and the controlled accounts alone: replaying the written
-    Trans.csv in (time, row) order with a dirty balance per controlled account gives every label (a payment
-    across currencies is paid from clean funds, as no real cross-currency row is laundering); every
-    laundering transaction outside the attempts was paid from a dirty balance that placements fed."""
+    Trans.csv in (time, row) order with a dirty balance per controlled account gives every label of the
+    co-mingled accounts (a payment across currencies is paid from clean funds, as no real cross-currency row
+    is laundering). An account whose dirty money is kept apart pays its owner's spending from the owner's
+    own funds: which of its payments were the scheme's is the criminals' intent, not in the files, so there
+    the test checks that each laundering payment had dirty money to move. Every laundering transaction
+    outside the attempts was paid from a dirty balance that placements fed."""
     _, rows = _rows(world.trans)
-    controlled = {(r[0], r[1]) for r in _rows(world.controlled)[1]}
+    funds = {(r[0], r[1]): r[2] for r in _rows(world.controlled)[1]}
     placements = sorted((_ts(r[0]), (r[1], r[2]), float(r[3])) for r in _rows(world.placements)[1])
     legs = {",".join(r) for a in read_patterns(world.patterns) for r in a.rows}
     order = sorted(range(len(rows)), key=lambda i: (_ts(rows[i][0]), i))
     dirty = defaultdict(float)
     j = 0
-    traced = 0
+    traced = {"co-mingled": 0, "kept apart": 0}
     for i in order:
         r = rows[i]
         t = _ts(r[0])
@@ -114,16 +118,20 @@ def test_ledger_replays_from_the_files(world):
         a, b = (r[1], r[2]), (r[3], r[4])
         usd = float(r[7]) / RATE_PER_USD[CURRENCIES.index(r[8])]
         is_leg = ",".join(r) in legs
-        label = is_leg or (a != b and r[6] == r[8] and a in controlled and dirty[a] > 0.01)
-        assert label == (r[10] == "1"), r
+        may_launder = a != b and r[6] == r[8] and a in funds and dirty[a] > 0.01
+        label = r[10] == "1"
+        if is_leg or funds.get(a) != "kept apart":
+            assert label == (is_leg or may_launder), r
+        else:
+            assert not label or may_launder, r
         if label and not is_leg:
-            traced += 1
+            traced[funds[a]] += 1
         if label and a != b:
             moved = min(usd, dirty[a])
             dirty[a] -= moved
-            if b in controlled:
+            if b in funds:
                 dirty[b] += moved
-    assert traced > 0
+    assert traced["co-mingled"] > 0 and traced["kept apart"] > 0, traced
 
 
 def test_attempt_shapes_match_real(world):
@@ -172,7 +180,8 @@ def test_attempt_shapes_match_real(world):
 
 def test_time_profiles_as_real(world):
     """Ordinary traffic: flat over hours 1-23, Reinvestment at midnight, weekly day profile (weekends at
-    about 43% of weekdays); laundering: midday-peaked hours, no weekly cycle; a sparse ACH-only tail."""
+    about 43% of weekdays); laundering: midday-peaked hours, attempts on any day alike; a sparse ACH-only
+    tail."""
     _, rows = _rows(world.trans)
     t = np.array([_ts(r[0]) for r in rows])
     label = np.array([r[10] == "1" for r in rows])
@@ -188,8 +197,12 @@ def test_time_profiles_as_real(world):
     assert laundering_hours[11:17].sum() / 6 > 1.5 * laundering_hours[20:24].sum() / 4
     legit_days = np.bincount(day[~label & (day < 10)], minlength=10)
     assert legit_days[2] < 0.6 * legit_days[5] and legit_days[0] > legit_days[5]      # Sat < Tue < first day
-    laundering_days = np.bincount(day[label & (day < 10)], minlength=10)
-    assert laundering_days[2:4].sum() > 0.5 * laundering_days[5:7].sum()            # laundering ignores weekends
+    # attempts start on any day alike (real: 27-42 attempt starts a day; counted per attempt, as an attempt's
+    # legs come in bursts). Laundering outside attempts is not checked per weekday: integration follows the
+    # attempts by days, so it grows over the period, and one weekend in ten days cannot separate the two.
+    attempts = read_patterns(world.patterns)
+    starts = np.bincount([(min(_ts(r[0]) for r in a.rows) - start) // 86400 for a in attempts], minlength=10)
+    assert starts[2:4].sum() > 0.5 * starts[5:7].sum()
     tail = day >= 10
     assert tail.any() and (fmt[tail] == "ACH").all() and tail.mean() < 0.002
 
@@ -263,3 +276,4 @@ def test_embed_policy_grow(tmp_path):
     assert "grows" in notices[0] and files.stats["scale"] > 0.01
     rate, _ = _rates(files)
     assert abs(rate / HI["illicit_rate"] - 1) < 0.15
+

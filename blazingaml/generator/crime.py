@@ -43,8 +43,9 @@ PLACEMENT_FORMATS = {
 
 CRIME = {
     "layered_share": 0.9,              # cases layered through an attempt (the rest integrated directly)
-    "recruit_activity_exponent": 1.0,  # recruited accounts drawn with weight activity ** -exponent
+    "recruit_activity_exponent": 0.0,  # recruited accounts drawn with weight activity ** -exponent (0: alike)
     "controlled_activity": 0.3,        # ordinary spending on a controlled account, relative to its owner's
+    "comingled_share": 0.5,            # controlled accounts whose owners spend from one pot, dirty money first
     "reuse_share": 0.04,               # account slots filled from the reused pool
     "rest_days_mean": 4.0,             # dirty money rests Exp(mean) days before it is spent
     "integration_max_payments": 4,     # payments per holder within the main period

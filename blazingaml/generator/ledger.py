@@ -8,7 +8,9 @@ dirty balance (US dollars) for each account under criminal control:
 * a payment by a controlled account that holds dirty money (balance > `DIRTY_EPS`) is laundering and
   takes its amount from the dirty balance first ("dirty first": co-mingled funds carry the tag), except
   a payment across currencies, which is paid from clean funds (none of the 72k real cross-currency rows of
-  HI-Small is laundering);
+  HI-Small is laundering), and the owner's own spending from an account whose dirty money is kept apart
+  (`own_funds`: such an owner pays ordinary bills from their own money; the dirty money leaves that
+  account only through the scheme's payments, pattern legs and integration);
 * a pattern leg is laundering by definition (it is a step of a laundering attempt), whatever the
   balance; it too takes what it can from the dirty balance;
 * what a laundering payment moves is credited to the receiver's dirty balance when the receiver is
@@ -93,21 +95,25 @@ class Placements:
 
 
 def label_transactions(ledger: Ledger, order: np.ndarray, controlled: np.ndarray, placements: Placements,
-                       placement_case: np.ndarray, row_case: np.ndarray, active: np.ndarray) -> np.ndarray:
+                       placement_case: np.ndarray, row_case: np.ndarray, active: np.ndarray,
+                       own_funds: np.ndarray | None = None) -> np.ndarray:
     """Laundering labels (int8) of `ledger` rows, replayed in `order` (the time order of the written file),
     counting only the crime cases marked in `active`: rows and placements of other cases are left out
     (`row_case` is -1 for ordinary rows). Placements at a timestamp are applied before the transactions
-    of that timestamp."""
+    of that timestamp. Rows marked in `own_funds` are paid from the payer's own money (never laundering)."""
     p_order = np.argsort(placements.ts, kind="stable")
     label = np.zeros(len(ledger), np.int8)
+    if own_funds is None:
+        own_funds = np.zeros(len(ledger), bool)
+    clean_paid = (ledger.pay_currency != ledger.recv_currency) | own_funds   # paid from clean money
     _replay(order.astype(np.int64), ledger.src, ledger.dst, ledger.ts, ledger.usd, ledger.flow == LAYERING,
-            ledger.pay_currency != ledger.recv_currency, row_case, active, controlled, placements.account[p_order], placements.ts[p_order],
+            clean_paid, row_case, active, controlled, placements.account[p_order], placements.ts[p_order],
             placements.usd[p_order], placement_case[p_order], label)
     return label
 
 
 @numba.njit(cache=True, nogil=True)
-def _replay(order, src, dst, ts, usd, is_leg, exchange, row_case, active, controlled, p_acct, p_ts, p_usd, p_case,
+def _replay(order, src, dst, ts, usd, is_leg, clean_paid, row_case, active, controlled, p_acct, p_ts, p_usd, p_case,
             label):
     dirty = np.zeros(len(controlled))
     j = 0
@@ -122,7 +128,7 @@ def _replay(order, src, dst, ts, usd, is_leg, exchange, row_case, active, contro
         a, b = src[i], dst[i]
         if is_leg[i]:
             label[i] = 1
-        elif a == b or exchange[i] or not controlled[a] or dirty[a] <= DIRTY_EPS:
+        elif a == b or clean_paid[i] or not controlled[a] or dirty[a] <= DIRTY_EPS:
             continue
         else:
             label[i] = 1

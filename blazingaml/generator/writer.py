@@ -138,11 +138,15 @@ def write_placements(path: Path, placements: Placements, pop: Population, source
     }))
 
 
-def write_controlled(path: Path, controlled: np.ndarray, pop: Population) -> None:
-    """The accounts under criminal control (their payments from dirty balances are laundering)."""
+def write_controlled(path: Path, controlled: np.ndarray, apart: np.ndarray, pop: Population) -> None:
+    """The accounts under criminal control and how their owners' own spending is funded: `co-mingled` (from
+    the one balance, dirty money first) or `kept apart` (from the owner's own funds; the dirty money leaves
+    only through the scheme's payments)."""
     idx = np.flatnonzero(controlled)
+    funds = np.where(apart[idx], "kept apart", "co-mingled").astype(object)
     _write_table(path, pa.table({"Bank": pa.array(pop.bank_str()[idx], pa.string()),
-                                 "Account": pa.array(pop.account_ids[idx], pa.string())}))
+                                 "Account": pa.array(pop.account_ids[idx], pa.string()),
+                                 "Funds": pa.array(funds, pa.string())}))
 
 
 def usd_of(amount: np.ndarray, currency: np.ndarray) -> np.ndarray:
