@@ -256,7 +256,7 @@ def generate(out_dir: str | os.PathLike, preset: str = "hi-small-like", scale: f
     plan.placements.usd = written_amounts(plan.placements.usd, np.zeros(len(plan.placements.usd), bool))
     replay = np.lexsort((np.arange(len(ledger)), ledger.ts))
     # Owners who keep the scheme's money apart pay their own ordinary spending from their own funds (ledger.py).
-    apart = rng.random(len(pop)) >= crime_cfg["comingled_share"]
+    apart = plan.kept_apart(rng, len(pop), crime_cfg["comingled_share"])
     own_funds = (ledger.flow != LAYERING) & (ledger.flow != INTEGRATION) & apart[ledger.src]
     n_cases = len(plan.case_accounts)
 

@@ -45,7 +45,7 @@ CRIME = {
     "layered_share": 0.9,              # cases layered through an attempt (the rest integrated directly)
     "recruit_activity_exponent": 0.0,  # recruited accounts drawn with weight activity ** -exponent (0: alike)
     "controlled_activity": 0.3,        # ordinary spending on a controlled account, relative to its owner's
-    "comingled_share": 0.5,            # controlled accounts whose owners spend from one pot, dirty money first
+    "comingled_share": 0.5,            # a scheme's accounts whose owners spend from one pot, dirty money first
     "reuse_share": 0.04,               # account slots filled from the reused pool
     "rest_days_mean": 4.0,             # dirty money rests Exp(mean) days before it is spent
     "integration_max_payments": 4,     # payments per holder within the main period
@@ -101,6 +101,17 @@ class CrimePlan:
     case_accounts: list                 # per case, the accounts it controls
     attempts: list = field(default_factory=list)   # AttemptRecord, generated first, then embedded
     embedded_cases: int = 0
+
+    def kept_apart(self, rng, n_accounts: int, comingled_share: float) -> np.ndarray:
+        """Mask of the accounts whose owners keep the dirty money apart from their own: a share
+        `1 - comingled_share` of the accounts a layering scheme recruits (organised mules and shells pass the
+        money on as told); never the holder of a direct case, who spends from one balance."""
+        apart = rng.random(n_accounts) >= comingled_share
+        layered = {rec.case for rec in self.attempts}
+        for c, accounts in enumerate(self.case_accounts):
+            if c not in layered:
+                apart[accounts] = False
+        return apart
 
     def controlled(self, n_accounts: int, active: np.ndarray) -> np.ndarray:
         """Mask of the accounts controlled by the active cases."""
