@@ -209,3 +209,20 @@ def test_feature_matrix_blocks_match_the_columns():
     expected = np.stack([mined[rows, 2], raw["a"].to_numpy()[rows], mined[rows, 0]], axis=1).astype(np.float32)
     assert np.array_equal(got, expected)
     assert ft.matrix(np.arange(m)).shape == (m, 5)
+
+
+def test_named_emit_values_are_kept_apart_from_the_counts(small_world):
+    """Vertex statistics (named emits) make the mined matrix float32; the feature table keeps the counts
+    as uint16 and only the named values as float32, and hands scorers the same values in the same order."""
+    from blazingaml.dsl.parser import load_patterns
+    from blazingaml.pipeline import build_features
+    from blazingaml.runtime import compile_patterns, mine_graph
+
+    table, accounts = load_transactions(small_world[1])
+    patterns = load_patterns([ROOT / "patterns" / "gfp" / "vertex_stats.pattern", ROOT / "patterns" / "gfp" / "fan.pattern"])
+    ft = build_features(table, accounts, patterns)
+    whole = mine_graph(ft.graph, compile_patterns(patterns), dtype=np.uint16)
+    assert whole.dtype == np.float32 and ft.mined.dtype == np.uint16 and ft.named.dtype == np.float32
+    assert ft.mined.shape[1] + ft.named.shape[1] == whole.shape[1] and ft.named.shape[1] > 0
+    rows = np.arange(len(ft))
+    assert np.array_equal(ft.matrix(rows, ft.pattern_columns), whole)

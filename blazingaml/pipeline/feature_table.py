@@ -50,20 +50,26 @@ BATCH_ROWS = 131_072           # rows per float32 block handed to the scorer
 class FeatureTable:
     """Raw and mined features of every transaction, input order.
 
-    Mined counts stay in one compact matrix (`FEATURE_DTYPE`); scorers get float32 blocks of just
-    the rows and columns they need (`matrix`), so a 5M-transaction world never holds a dense float
-    copy of all its features."""
+    Mined counts stay in one compact matrix (`FEATURE_DTYPE`), the values of named emits (vertex statistics,
+    aggregates) in a float32 matrix of their own; scorers get float32 blocks of just the rows and columns
+    they need (`matrix`), so a 5M-transaction world never holds a dense float copy of all its features."""
 
     raw: pd.DataFrame            # RAW_FEATURES
-    mined: np.ndarray            # [m, len(pattern_columns)] FEATURE_DTYPE
+    mined: np.ndarray            # [m, count columns] FEATURE_DTYPE
     labels: np.ndarray | None
     ts: np.ndarray
-    pattern_columns: list = field(default_factory=list)
+    pattern_columns: list = field(default_factory=list)   # every mined column, in the compiled order
     mining_seconds: float = 0.0
     graph: TemporalGraph | None = None
+    named: np.ndarray | None = None                        # [m, named-emit columns] float32
+    named_columns: frozenset = frozenset()                 # which pattern_columns live in `named`
 
     def __post_init__(self):
         self._raw_values = self.raw.to_numpy(np.float32)
+        counts = [c for c in self.pattern_columns if c not in self.named_columns]
+        values = [c for c in self.pattern_columns if c in self.named_columns]
+        self._where = {**{c: (self.mined, i) for i, c in enumerate(counts)},
+                       **{c: (self.named, i) for i, c in enumerate(values)}}
 
     @property
     def names(self) -> list[str]:
@@ -76,37 +82,53 @@ class FeatureTable:
         """float32 [len(rows), len(columns)] (all features when `columns` is None)."""
         columns = self.names if columns is None else columns
         raw_pos = {c: i for i, c in enumerate(self.raw.columns)}
-        mined_pos = {c: i for i, c in enumerate(self.pattern_columns)}
-        unknown = [c for c in columns if c not in raw_pos and c not in mined_pos]
+        unknown = [c for c in columns if c not in raw_pos and c not in self._where]
         if unknown:
             raise BlazingError(f"unknown feature columns: {unknown[:5]}")
         raw_dst = [j for j, c in enumerate(columns) if c in raw_pos]
         raw_src = [raw_pos[columns[j]] for j in raw_dst]
-        mined_dst = [j for j, c in enumerate(columns) if c in mined_pos]
-        mined_src = np.array([mined_pos[columns[j]] for j in mined_dst], np.int64)
+        blocks = []     # (source matrix, destination columns, source columns)
+        for source in (self.mined, self.named):
+            dst = [j for j, c in enumerate(columns) if c in self._where and self._where[c][0] is source]
+            if dst:
+                blocks.append((source, dst, np.array([self._where[columns[j]][1] for j in dst], np.int64)))
         out = np.empty((len(rows), len(columns)), np.float32)
         for a in range(0, len(rows), BATCH_ROWS):
             chunk = rows[a:a + BATCH_ROWS]
             if raw_dst:
                 out[a:a + len(chunk), raw_dst] = self._raw_values[chunk][:, raw_src]
-            if mined_dst:
-                out[a:a + len(chunk), mined_dst] = self.mined[chunk][:, mined_src]
+            for source, dst, src in blocks:
+                out[a:a + len(chunk), dst] = source[chunk][:, src]
         return out
+
+
+def split_named(compiled, mined: np.ndarray) -> tuple[np.ndarray, np.ndarray | None, frozenset]:
+    """(counts as FEATURE_DTYPE, named-emit values as float32, the named columns) of a mined matrix. A
+    pattern set with named emits is mined into one float32 matrix; kept whole, it would double the memory
+    of every count column for the whole of training."""
+    named = [f"{p.name}.{n}" for p in compiled.programs for n in p.named]
+    if not named:
+        return mined, None, frozenset()
+    is_named = np.isin(np.array(compiled.columns, object), np.array(named, object))
+    counts = np.minimum(mined[:, ~is_named], np.iinfo(FEATURE_DTYPE).max).astype(FEATURE_DTYPE)
+    return counts, np.ascontiguousarray(mined[:, is_named], np.float32), frozenset(named)
 
 
 def build_features(table: pa.Table, accounts, patterns, backend="numba", threads=None, mode="closing") -> FeatureTable:
     graph = TemporalGraph.from_table(table, accounts)
     raw = raw_features(table, graph)
-    mined, cols, seconds = np.zeros((table.num_rows, 0), FEATURE_DTYPE), [], 0.0
+    mined, named, named_cols = np.zeros((table.num_rows, 0), FEATURE_DTYPE), None, frozenset()
+    cols, seconds = [], 0.0
     if patterns:
         t0 = time.perf_counter()
         compiled = compile_patterns(patterns, mode=mode)
         with bar("mining", total=len(compiled.programs), unit="pattern") as advance:
             mined = mine_graph(graph, compiled, backend=backend, threads=threads, progress=advance,
                                dtype=FEATURE_DTYPE)
+        mined, named, named_cols = split_named(compiled, mined)
         cols, seconds = list(compiled.columns), time.perf_counter() - t0
     labels = table.column("label").to_numpy() if "label" in table.column_names else None
-    return FeatureTable(raw, mined, labels, table.column("ts").to_numpy(), cols, seconds, graph)
+    return FeatureTable(raw, mined, labels, table.column("ts").to_numpy(), cols, seconds, graph, named, named_cols)
 
 
 def predict_rows(scorer, ft: FeatureTable, rows: np.ndarray, columns: list[str] | None = None) -> np.ndarray:
