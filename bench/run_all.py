@@ -14,6 +14,7 @@ STEPS = [
     ["bench_mining.py", "--scale", "1.0", "--ours-only"],
     ["bench_detection.py", "--scale", "0.2"],
     ["bench_scorers.py", "--scale", "0.25", "--threads", "1"],
+    ["bench_pattern_precision.py", "--scale", "0.2"],
     ["bench_calibration.py", "--preset", "hi-small-like", "--scale", "1.0"],
     ["bench_calibration.py", "--preset", "li-small-like", "--scale", "1.0"],
 ]
