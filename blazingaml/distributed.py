@@ -1,7 +1,9 @@
 """The Dask engine: mine or score a transaction file too large for one machine on a `distributed` cluster.
 
 Transactions are cut into time partitions (`time_partitions`): a core of whole minutes, so
-timestamp ties are never split, and halos of the largest pattern window. A worker reads its
+timestamp ties are never split, and halos that hold every window reaching the core
+(`time_partitions.Halo`: the largest pattern window, and for a lagged window the window before the
+last transaction preceding the core). A worker reads its
 partition straight from the Parquet file (only the row groups whose `ts` statistics meet it),
 builds that slice's graph, runs the same compiled kernels as the single-process engine and
 writes only its core rows, so halo rows never appear twice.
@@ -33,7 +35,7 @@ import numpy as np
 
 from .distributed_input import TransactionFiles, load_key_table, normalised_files, parquet_file, transaction_files
 from .errors import BlazingError, SchemaError
-from .time_partitions import MINUTE, TimePartition, bytes_per_row, halo_window, plan_partitions
+from .time_partitions import MINUTE, Halo, TimePartition, bytes_per_row, plan_partitions
 
 HISTOGRAM_ROWS = 4_000_000   # rows of `ts` one histogram task reads
 DEFAULT_WORKERS = 2          # `--scheduler local` without a count
@@ -189,8 +191,7 @@ def mine_distributed(client, path, patterns, output, mode: str = "closing", back
     from .runtime import compile_patterns
 
     n_columns = len(compile_patterns(patterns, mode=mode).columns)   # checks mode and patterns on the client
-    window = halo_window(patterns)
-    return run_partitions(client, path, output, window, window if mode == "participation" else 0,
+    return run_partitions(client, path, output, Halo.of(patterns, mode),
                           max_rows or budget_rows(client, memory_per_worker, n_columns),
                           mine_partition, patterns, mode, backend, threads, max_work, on_work_limit, columns=columns)
 
@@ -207,19 +208,18 @@ def score_distributed(client, model_dir, path, patterns, output, backend: str = 
 
     _, meta = load_model(model_dir)
     check_compatible(meta, patterns)
-    window = halo_window(patterns)
-    return run_partitions(client, path, output, window, 0,
+    return run_partitions(client, path, output, Halo.of(patterns),
                           max_rows or budget_rows(client, memory_per_worker, len(meta["features"])),
                           score_partition, patterns, str(Path(model_dir).resolve()), backend, threads, explain,
                           identity=_directory_digest(Path(model_dir)), columns=columns)
 
 
-def run_partitions(client, path, output, before: int, after: int, max_rows: int, task, patterns,
+def run_partitions(client, path, output, halo: Halo, max_rows: int, task, patterns,
                    *task_args, identity: str = "", columns: dict | None = None) -> DistributedRun:
     """Plan time partitions of the input `path` (a file, a directory or glob of files, or an
     fsspec URL of those: `distributed_input`; normalised Parquet as it is, other inputs and
     those read through the `columns` mapping normalised on the workers first) from its
-    per-minute counts (gathered by the workers) and run `task(files, partition, accounts,
+    per-minute counts (gathered by the workers) and the patterns' `halo`, and run `task(files, partition, accounts,
     patterns, out_dir, *task_args)` for each on the cluster; the output directory appears when
     every partition is written.
 
@@ -230,10 +230,10 @@ def run_partitions(client, path, output, before: int, after: int, max_rows: int,
     t0 = time.perf_counter()
     output = Path(output)
     with normalised_files(client, path, columns, output.with_name(f".{output.name}.normalised")) as inputs:
-        return _run_partitions(client, inputs, output, before, after, max_rows, task, patterns, task_args, identity, t0)
+        return _run_partitions(client, inputs, output, halo, max_rows, task, patterns, task_args, identity, t0)
 
 
-def _run_partitions(client, inputs: TransactionFiles, output: Path, before, after, max_rows, task, patterns,
+def _run_partitions(client, inputs: TransactionFiles, output: Path, halo: Halo, max_rows, task, patterns,
                     task_args, identity, t0) -> DistributedRun:
     import pyarrow.parquet as pq
 
@@ -252,7 +252,7 @@ def _run_partitions(client, inputs: TransactionFiles, output: Path, before, afte
     histograms = client.gather(client.map(minute_counts, [inputs] * len(batches), *zip(*batches), pure=False))
     minutes, inverse = np.unique(np.concatenate([m for m, _ in histograms]), return_inverse=True)
     counts = np.bincount(inverse, weights=np.concatenate([c for _, c in histograms])).astype(np.int64)
-    parts = plan_partitions(minutes, counts, before, after, max_rows)
+    parts = plan_partitions(minutes, counts, halo, max_rows)
 
     key = hashlib.sha256(repr((inputs.identity, [lower(p).digest() for p in patterns],
                                task.__name__, task_args, identity, parts)).encode()).hexdigest()[:16]
