@@ -19,6 +19,8 @@ from blazingaml.distributed import mine_distributed
 from blazingaml.time_partitions import MINUTE, Halo, TimePartition, plan_partitions
 from blazingaml.errors import BlazingError
 
+from .gap_world import FIRST_AFTER_GAP, gap_transactions
+
 distributed = pytest.importorskip("distributed")
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -359,28 +361,11 @@ def test_plan_holds_every_lagged_window_that_reaches_a_core(counts, gaps, window
 
 
 def gap_world(path: Path) -> dict:
-    """Transactions in two stretches of days with a gap longer than 480h between them, whose
-    first minute holds tied transactions; account 0 sends early in the first stretch and next
-    sends the first transaction after the gap: its lagged window (480h before the stretch's last
-    transaction) reaches back across several partitions to that first send. Times of note."""
-    from blazingaml.io.ibm_csv import NORMALISED_SCHEMA
-
-    rng = np.random.default_rng(7)
-    day, t0 = 86_400, 1_600_000_000 - 1_600_000_000 % MINUTE
-    first = t0 + rng.integers(0, 40 * 24 * 60, 400) * MINUTE                 # 40 days, ~10 a day
-    resumed = t0 + 65 * day                                                   # a 25-day gap
-    second = resumed + rng.integers(1, 10 * 24 * 60, 150) * MINUTE
-    ts = np.concatenate([[t0 + 30 * day], first, np.full(40, resumed), second])
-    src, dst = rng.integers(1, 30, len(ts)), rng.integers(0, 30, len(ts))    # self-transfers too
-    src[0] = src[401] = 0                                                     # account 0: 30 days in, then after the gap
-    order = rng.permutation(len(ts))                                         # file order is not time order
-    columns = {"tx_id": order, "ts": ts[order], "src": src[order], "dst": dst[order],
-               "amount_paid": rng.uniform(1, 1e4, len(ts)).round(2), "pay_currency": np.zeros(len(ts)),
-               "recv_currency": np.zeros(len(ts)), "payment_format": rng.integers(0, 7, len(ts))}
-    columns["amount_received"] = columns["amount_paid"]
-    pq.write_table(pa.table({f.name: pa.array(columns[f.name], f.type) for f in NORMALISED_SCHEMA}), path,
-                   row_group_size=100)
-    return {"account_0_sends": t0 + 30 * day, "last_before_gap": int(first.max()), "resumed": resumed}
+    """`gap_transactions` written to `path` in shuffled row groups; the times of note."""
+    table, times = gap_transactions()
+    order = np.random.default_rng(7).permutation(table.num_rows)             # file order is not time order
+    pq.write_table(table.take(pa.array(order)), path, row_group_size=100)
+    return times
 
 
 @pytest.mark.parametrize("mode, max_rows", [("closing", 260), ("participation", 460)])
@@ -396,7 +381,7 @@ def test_lagged_windows_reach_back_past_gaps(cluster, tmp_path, mode, max_rows):
     patterns, w = vertex_stats(), 480 * 3600
     expected = single_process(path, patterns, mode)
     table = pq.read_table(path)
-    first_after_gap = pa.compute.equal(table["tx_id"], 401)                # the tie at `resumed` first in edge order
+    first_after_gap = pa.compute.equal(table["tx_id"], FIRST_AFTER_GAP)    # the tie at `resumed` first in edge order
     assert expected.filter(first_after_gap)["vertex_stats.src_out_degree"].to_pylist() == [2]
     run = mine_distributed(cluster, path, patterns, tmp_path / "feats", mode=mode, threads=1, max_rows=max_rows)
     if mode == "closing":

@@ -27,9 +27,27 @@ def _concat_history(new: pa.Table, history: list[pa.Table]) -> tuple[pa.Table, n
     return pa.concat_tables(parts, promote_options="default"), np.concatenate(masks)
 
 
+def _within_look_back(table: pa.Table, new_mask: np.ndarray, patterns) -> tuple[pa.Table, np.ndarray]:
+    """`table` and `new_mask` without the history rows that no new row's window reaches: those
+    before `Halo.start` of the first new row (its largest window back, or for a lagged window
+    that far back from the last history row at or before it, which precedes it in the edge
+    order: history takes the smaller tx_ids), as a Dask partition's halo is cut. Mining then
+    costs the look-back, not the whole history given."""
+    from ..time_partitions import Halo
+
+    ts = table.column("ts").to_numpy()
+    if not new_mask.any():
+        return table, new_mask
+    first = int(ts[new_mask].min())
+    before = ts[~new_mask & (ts <= first)]
+    keep = new_mask | (ts >= Halo.of(patterns).start(first, before.max() if before.size else None))
+    return table.filter(pa.array(keep)), new_mask[keep]
+
+
 def score(model_dir, table: pa.Table, accounts, patterns, history=(), explain: bool = False, threads=None,
           backend="numba"):
-    """Scores for the rows of `table`; history tables give earlier transactions their full window.
+    """Scores for the rows of `table`; history tables give earlier transactions their full window
+    (only the history rows inside it are mined: `_within_look_back`).
 
     Returns (output table = input columns + the accounts' bank and account strings + score +
     alert, explanations list).
@@ -48,6 +66,7 @@ def score(model_dir, table: pa.Table, accounts, patterns, history=(), explain: b
     if history:
         # one account index across files: re-key accounts by (bank, account)
         combined, acc = _rekey_accounts(table, accounts, history, combined)
+        combined, new_mask = _within_look_back(combined, new_mask, patterns)
     ft, p, alert = score_rows(scorer, meta, combined, acc, patterns, np.flatnonzero(new_mask), backend, threads)
     out = with_account_names(table, accounts)
     out = out.append_column("score", pa.array(p)).append_column("alert", pa.array(alert))
