@@ -78,14 +78,10 @@ def cmd_score(args) -> int:
 def score_with_dask(args, patterns) -> int:
     from .distributed import connect, score_distributed
 
-    if args.history:
-        raise BlazingError("--history is not available with --engine dask",
-                           hint="give the look-back transactions as part of the input (a directory or glob of files "
-                                "is read as one input; every row is scored), or score with the process engine")
     with connect(args.scheduler or "local") as client:
         run = score_distributed(client, args.model, args.input, patterns, args.output, backend=args.backend,
                                 threads=args.threads, memory_per_worker=args.memory_per_worker,
-                                columns=column_mapping(args), explain=args.explain)
+                                columns=column_mapping(args), explain=args.explain, history=args.history or ())
     log(f"scored {run.rows:,} transactions in {len(run.partitions)} time partition(s) -> {args.output}/"
         + (" (explanations of each part's alerts in _alerts-NNNNN.jsonl)" if args.explain else ""))
     return 0

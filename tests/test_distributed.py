@@ -69,7 +69,8 @@ def single_process(path, patterns, mode="closing") -> pa.Table:
 def assert_same_rows(path, expected: pa.Table, output: Path, partitions: int) -> None:
     parts = sorted(output.glob("part-*.parquet"))
     assert len(parts) == partitions
-    assert sorted(os.listdir(output)) == [p.name for p in parts]     # nothing else: no worker's temporaries
+    written = sorted(n for n in os.listdir(output) if not n.startswith("_alerts-"))   # (explanations: scoring)
+    assert written == [p.name for p in parts]                          # nothing else: no worker's temporaries
     got = pa.concat_tables([pq.read_table(p) for p in parts])
     assert got.num_rows == expected.num_rows                          # halo rows never twice
     assert len(np.unique(got["tx_id"].to_numpy())) == got.num_rows
@@ -84,10 +85,11 @@ def assert_same_rows(path, expected: pa.Table, output: Path, partitions: int) ->
                                        err_msg=name)
         else:
             assert got[name].equals(expected[name]), name
-    ts = pq.read_table(path, columns=["tx_id", "ts"]).sort_by("tx_id")["ts"].to_numpy()
-    starts = [pq.read_table(p, columns=["tx_id"])["tx_id"].to_numpy() for p in parts]
-    for before, after in zip(starts, starts[1:]):                      # parts follow time
-        assert ts[before].max() < ts[after].min()
+    source = pq.read_table(path, columns=["tx_id", "ts"]).sort_by("tx_id")
+    ids, ts = source["tx_id"].to_numpy(), source["ts"].to_numpy()
+    times = [ts[np.searchsorted(ids, pq.read_table(p, columns=["tx_id"])["tx_id"].to_numpy())] for p in parts]
+    for before, after in zip(times, times[1:]):                        # parts follow time
+        assert before.max() < after.min()
 
 
 def vertex_stats(hours: int = 480):
@@ -148,7 +150,77 @@ def test_scores_equal_single_process_scores(cluster, world, gfp_model, tmp_path)
     assert 0 < expected["alert"].to_numpy().sum()
 
 
-def test_cli_scores_and_explains_on_dask_and_refuses_history(cluster, world, gfp_model, tmp_path, capsys):
+@pytest.fixture(scope="module")
+def split_world(world, tmp_path_factory):
+    """The world cut by time into an older file, `old.parquet` (history; its accounts numbered
+    backwards), and a newer one, `new.parquet` (a key table of just its own accounts), the rows of
+    the minute at the cut shared between them; each beside its key table, in small row groups."""
+    from blazingaml.io.ibm_csv import ACCOUNT_SCHEMA, accounts_path_for
+    from blazingaml.io.transactions import load_transactions
+
+    table, accounts = load_transactions(world)
+    out = tmp_path_factory.mktemp("split")
+    ts = table["ts"].to_numpy()
+    cut = np.sort(ts)[int(len(ts) * 0.7)]
+    is_old = ts < cut
+    is_old[np.flatnonzero(ts == cut)[::2]] = True                     # ties across the two files
+    assert 0 < ((ts == cut) & is_old).sum() < (ts == cut).sum()
+    old, new = table.filter(pa.array(is_old)), table.filter(pa.array(~is_old))
+    keys = [accounts["bank"].to_numpy(zero_copy_only=False), accounts["account_id"].to_numpy(zero_copy_only=False)]
+
+    def write(name, rows, numbering):            # numbering: old account index -> the file's
+        kept = np.flatnonzero(numbering >= 0)
+        at = np.argsort(numbering[kept])
+        for column in ("src", "dst"):
+            rows = rows.set_column(rows.column_names.index(column), column,
+                                   pa.array(numbering[rows[column].to_numpy()].astype(np.int32)))
+        pq.write_table(rows, out / name, row_group_size=ROW_GROUP)
+        pq.write_table(pa.table([pa.array(numbering[kept][at], pa.int32()), pa.array(keys[0][kept][at]),
+                                 pa.array(keys[1][kept][at])], schema=ACCOUNT_SCHEMA), accounts_path_for(out / name))
+
+    n = accounts.num_rows
+    write("old.parquet", old, np.arange(n)[::-1].copy())
+    ends = np.stack([new["src"].to_numpy(), new["dst"].to_numpy()], 1).ravel()
+    firsts = ends[np.sort(np.unique(ends, return_index=True)[1])]
+    numbering = np.full(n, -1)
+    numbering[firsts] = np.arange(len(firsts))
+    write("new.parquet", new, numbering)
+    return out / "old.parquet", out / "new.parquet"
+
+
+def explained_parts(output: Path) -> dict:
+    """tx_id -> explanation (without `row`) of every alert of a Dask scoring run's parts."""
+    import json
+
+    explained = [json.loads(line) for alerts in sorted(output.glob("_alerts-*.jsonl"))
+                 for line in alerts.read_text().splitlines()]
+    return {x["tx_id"]: {k: v for k, v in x.items() if k != "row"} for x in explained}
+
+
+def test_history_scores_equal_the_process_engines(cluster, gfp_model, split_world, tmp_path):
+    """`score --engine dask --history` equals the process engine's `score --history`, explanations
+    too: partitions whose halos reach before the input read the history rows there, joined as the
+    process engine joins them (tx_ids, so ties across the files; accounts by bank and account)."""
+    from blazingaml.cli import main
+    from blazingaml.io.transactions import load_transactions
+    from blazingaml.pipeline import score
+
+    model, patterns, _ = gfp_model
+    old, new = split_world
+    expected, explanations = score(model, *load_transactions(new), patterns, history=[load_transactions(old)],
+                                   explain=True, threads=1)
+    output = tmp_path / "scored"
+    assert main(["score", "--model", str(model), "--input", str(new), "--history", str(old), "--output", str(output),
+                 "--explain", "--threads", "1", "--engine", "dask", "--scheduler", cluster.scheduler.address,
+                 "--memory-per-worker", "8MiB", "--quiet"]) == 0
+    parts = sorted(output.glob("part-*.parquet"))
+    assert len(parts) >= 2
+    assert_same_rows(new, expected, output, len(parts))
+    assert 0 < expected["alert"].to_numpy().sum()
+    assert explained_parts(output) == {x["tx_id"]: {k: v for k, v in x.items() if k != "row"} for x in explanations}
+
+
+def test_cli_scores_and_explains_on_dask(cluster, world, gfp_model, tmp_path, capsys):
     """Each part's alerts are explained as the process engine explains them (the halo holds their
     windows); `row` counts the rows of the part instead of the input's."""
     import json
@@ -160,8 +232,6 @@ def test_cli_scores_and_explains_on_dask_and_refuses_history(cluster, world, gfp
     model, patterns, expected = gfp_model
     args = ["score", "--model", str(model), "--input", str(world), "--output", str(tmp_path / "scored.parquet"),
             "--threads", "1", "--engine", "dask", "--scheduler", cluster.scheduler.address]
-    assert main(args + ["--history", str(world)]) == 1
-    assert "--history is not available with --engine dask" in capsys.readouterr().err
     assert main(args + ["--memory-per-worker", "20MiB", "--explain"]) == 0
     assert pq.read_table(tmp_path / "scored.parquet").sort_by("tx_id").equals(expected.sort_by("tx_id"))
     parts = sorted((tmp_path / "scored.parquet").glob("part-*.parquet"))

@@ -106,21 +106,28 @@ def _rekey_accounts(table, accounts, history, combined) -> tuple[pa.Table, pa.Ta
     if accounts is None or any(a is None for _, a in history):
         raise ModelError("history files need their account key tables (.accounts.parquet) to be joined",
                          hint="convert every file with 'blazingaml convert', or pass CSVs")
+    files = [*history, (table, accounts)]
+    maps, merged = joined_accounts([acc for _, acc in files])
+    for column in ("src", "dst"):
+        mapped = np.concatenate([ids[t.column(column).to_numpy()] for (t, _), ids in zip(files, maps)])
+        combined = combined.set_column(combined.column_names.index(column), column, pa.array(mapped))
+    return combined, merged
+
+
+def joined_accounts(key_tables) -> tuple[list[np.ndarray], pa.Table]:
+    """One account index across files: for each key table, its accounts' index in the join (by
+    bank and account, numbered in order of first appearance along the tables), and the joined key
+    table."""
     from ..io.ibm_csv import ACCOUNT_SCHEMA
 
     keys_index: dict[tuple[str, str], int] = {}
-    mapped_src, mapped_dst = [], []
-    for t, acc in [*history, (table, accounts)]:
-        keys = zip(acc.column("bank").to_pylist(), acc.column("account_id").to_pylist())
-        ids = np.array([keys_index.setdefault(k, len(keys_index)) for k in keys], np.int32)
-        mapped_src.append(ids[t.column("src").to_numpy()])
-        mapped_dst.append(ids[t.column("dst").to_numpy()])
-    combined = combined.set_column(combined.column_names.index("src"), "src", pa.array(np.concatenate(mapped_src)))
-    combined = combined.set_column(combined.column_names.index("dst"), "dst", pa.array(np.concatenate(mapped_dst)))
+    maps = [np.array([keys_index.setdefault(k, len(keys_index))
+                      for k in zip(acc.column("bank").to_pylist(), acc.column("account_id").to_pylist())], np.int32)
+            for acc in key_tables]
     merged = pa.table([pa.array(np.arange(len(keys_index), dtype=np.int32)),
                        pa.array([b for b, _ in keys_index]), pa.array([a for _, a in keys_index])],
                       schema=ACCOUNT_SCHEMA)
-    return combined, merged
+    return maps, merged
 
 
 ACCOUNT_NAME_COLUMNS = ("from_bank", "from_account", "to_bank", "to_account")
