@@ -2,11 +2,11 @@
 
 Transactions are cut into time partitions (`time_partitions`): a core of whole minutes, so
 timestamp ties are never split, and halos that hold every window reaching the core
-(`time_partitions.Halo`: the largest pattern window, and for a lagged window the window before the
-last transaction preceding the core). A worker reads its
-partition straight from the Parquet file (only the row groups whose `ts` statistics meet it),
-builds that slice's graph, runs the same compiled kernels as the single-process engine and
-writes only its core rows, so halo rows never appear twice.
+(`time_partitions.Halo`: the largest pattern window, and for a lagged window the window before
+the last transaction preceding the core). A worker reads its partition straight from the
+Parquet file (only the row groups whose `ts` statistics meet it), builds that slice's graph,
+runs the same compiled kernels as the single-process engine and writes only its core rows, so
+halo rows never appear twice.
 
 Parts (`part-NNNNN.parquet`, time order) are staged beside the output under a key of the run and
 linked into the output directory, which appears whole when every partition is done
@@ -232,9 +232,9 @@ def run_partitions(client, path, output, halo: Halo, max_rows: int, task, patter
     """Plan time partitions of the input `path` (a file, a directory or glob of files, or an
     fsspec URL of those: `distributed_input`; normalised Parquet as it is, other inputs and
     those read through the `columns` mapping normalised on the workers first) from its
-    per-minute counts (gathered by the workers) and the patterns' `halo`, and run `task(files, partition, accounts,
-    patterns, out_dir, *task_args)` for each on the cluster; the output directory appears when
-    every partition is written.
+    per-minute counts (gathered by the workers) and the patterns' `halo`, and run `task(files,
+    partition, accounts, patterns, out_dir, *task_args)` for each on the cluster; the output
+    directory appears when every partition is written.
 
     Parts are staged in `.OUTPUT.<run key>.parts` beside the output, the key naming the input
     files (paths, sizes, modification times), the patterns' meaning, the task and its arguments,
@@ -248,8 +248,10 @@ def run_partitions(client, path, output, halo: Halo, max_rows: int, task, patter
     with contextlib.ExitStack() as stack:
         inputs = stack.enter_context(normalised_files(client, path, columns,
                                                       output.with_name(f".{output.name}.normalised")))
-        joined = joined_history(client, history, inputs, columns, stack,
-                                lambda k: output.with_name(f".{output.name}.history-{k}.normalised")) if history else None
+        joined = None
+        if history:
+            joined = joined_history(client, history, inputs, columns, stack,
+                                    lambda k: output.with_name(f".{output.name}.history-{k}.normalised"))
         return _run_partitions(client, inputs, output, halo, max_rows, task, patterns, task_args, identity, t0,
                                joined)
 

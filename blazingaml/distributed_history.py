@@ -3,11 +3,11 @@
 The process engine (`pipeline.score`) joins history files to the input: every file's `tx_id`s
 shifted past the previous file's, so a history row comes before an input row of the same
 timestamp, and accounts keyed by bank and account across the files. Here the same join is made
-per partition: a worker reads, besides the input rows of its read range, the history rows of
-that range and its input rows, with the same `tx_id` shifts and the same joined account index
-(`pipeline.score.joined_accounts`); the part it writes keeps the input's own columns. The plan counts the history's rows per minute as it counts
-the input's, so halos (the lagged ones too) reach back into the history exactly as they reach
-into earlier input rows, and only partitions whose cores hold input rows run.
+per partition: a worker joins the history rows of its read range to its input rows with the same
+`tx_id` shifts and the same account index (`pipeline.score.joined_accounts`); the part it writes
+keeps the input's own columns. The plan counts the history's rows per minute as it counts the
+input's, so halos (the lagged ones too) reach back into the history exactly as they reach into
+earlier input rows, and only partitions whose cores hold input rows run.
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ class History:
     """The history sources of a run, joined to its input as `pipeline.score` joins them."""
 
     sources: tuple[TransactionFiles, ...]   # normalised, in the order given
+    source_accounts: tuple                  # their key tables
     shifts: tuple[int, ...]                 # added to each source's tx_ids
     input_shift: int                        # added to the input's tx_ids
     account_maps: tuple                     # per source, then the input: its account index -> the joined index
@@ -45,8 +46,9 @@ class History:
 
         names = NORMALISED_SCHEMA.names
         pieces = []
-        for source, shift, mapping in zip(self.sources, self.shifts, self.account_maps):
-            rows = read_rows(source, lo, hi, None)
+        for source, accounts, shift, mapping in zip(self.sources, self.source_accounts, self.shifts,
+                                                    self.account_maps):
+            rows = read_rows(source, lo, hi, accounts)
             pieces.append(_shifted(rows.select(names), shift, mapping))
         pieces.append(_shifted(table.select(names), self.input_shift, self.account_maps[-1]))
         joined = pa.concat_tables(pieces)
@@ -91,4 +93,4 @@ def joined_history(client, sources, inputs: TransactionFiles, columns, stack: co
         top = max(client.gather(client.map(max_tx_id, [h] * len(h.files), range(len(h.files)), pure=False)))
         shifts.append(offset)
         offset = top + offset + 1 if top >= 0 else 0
-    return History(tuple(normalised), tuple(shifts), offset, tuple(maps), merged)
+    return History(tuple(normalised), tuple(tables), tuple(shifts), offset, tuple(maps), merged)

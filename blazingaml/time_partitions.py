@@ -45,6 +45,7 @@ class Halo:
 
     @classmethod
     def of(cls, patterns, mode: str = "closing") -> "Halo":
+        """The halo of `patterns` mined in `mode` (closing or participation)."""
         return cls(max((p.window_seconds for p in patterns), default=0),
                    max((p.window_seconds for p in patterns if p.window_lagged), default=0),
                    mode == "participation")

@@ -245,4 +245,5 @@ def test_history_look_back_reaches_a_lagged_window_past_a_gap(tmp_path):
 
     kept, kept_new = _within_look_back(table, new, patterns)
     assert kept_new.sum() == new.sum()
-    assert kept["ts"].to_numpy()[~kept_new].min() >= times["last_before_gap"] - 480 * 3600 > table["ts"].to_numpy().min()
+    reach = times["last_before_gap"] - 480 * 3600
+    assert kept["ts"].to_numpy()[~kept_new].min() >= reach > table["ts"].to_numpy().min()
