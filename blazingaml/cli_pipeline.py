@@ -78,14 +78,10 @@ def cmd_score(args) -> int:
 def score_with_dask(args, patterns) -> int:
     from .distributed import connect, score_distributed
 
-    if args.history:
-        raise BlazingError("--history is not available with --engine dask",
-                           hint="give the look-back transactions as part of the input (a directory or glob of files "
-                                "is read as one input; every row is scored), or score with the process engine")
     with connect(args.scheduler or "local") as client:
         run = score_distributed(client, args.model, args.input, patterns, args.output, backend=args.backend,
                                 threads=args.threads, memory_per_worker=args.memory_per_worker,
-                                columns=column_mapping(args), explain=args.explain)
+                                columns=column_mapping(args), explain=args.explain, history=args.history or ())
     log(f"scored {run.rows:,} transactions in {len(run.partitions)} time partition(s) -> {args.output}/"
         + (" (explanations of each part's alerts in _alerts-NNNNN.jsonl)" if args.explain else ""))
     return 0
@@ -95,8 +91,6 @@ def evaluate_with_dask(args, models, attempts) -> int:
     """`evaluate --engine dask`: one scorer, untuned, with the paper or ibm protocol."""
     from .distributed import connect
     from .distributed_learning import evaluate_distributed
-    from .pipeline import comparison_json
-    from .report import write_report
 
     if len(models) != 1 or args.tune or args.protocol not in ("paper", "ibm"):
         raise BlazingError("--engine dask evaluates one scorer, untuned, with --protocol paper or ibm",
@@ -106,18 +100,27 @@ def evaluate_with_dask(args, models, attempts) -> int:
                                   attempts=attempts, protocol=args.protocol, model_kind=models[0],
                                   threads=args.threads, backend=args.backend, ablation=not args.no_ablation,
                                   memory_per_worker=args.memory_per_worker, columns=column_mapping(args))
-    where = write_report([ev], args.report)
+    return report_evaluations([ev], args)
+
+
+def report_evaluations(evs, args) -> int:
+    """Write the report of `evs` to `--report` and print their comparison as JSON (`--json`) or
+    a summary table."""
+    from .pipeline import comparison_json
+    from .report import write_report
+
+    where = write_report(evs, args.report)
     if args.json:
-        print(json.dumps(comparison_json([ev])))
+        print(json.dumps(comparison_json(evs)))
     else:
-        print_summary([ev], where)
+        print_summary(evs, where)
     return 0
 
 
 def cmd_evaluate(args) -> int:
     from .io.atomic import ensure_replaceable
     from .io.patterns_txt import read_patterns
-    from .pipeline import comparison_json, evaluate, prequential, prequential_json
+    from .pipeline import evaluate, prequential, prequential_json
     from .report import report_file_names, write_report
 
     ensure_replaceable(args.report, report_file_names)
@@ -147,12 +150,7 @@ def cmd_evaluate(args) -> int:
     evs = evaluate(table, accounts, chosen_patterns(args.patterns, args), attempts=attempts, protocol=args.protocol,
                    models=models, threads=args.threads, backend=args.backend, ablation=not args.no_ablation,
                    tune=args.tune, tune_configurations=args.tune_configurations, test_world=test_world)
-    where = write_report(evs, args.report)
-    if args.json:
-        print(json.dumps(comparison_json(evs)))
-    else:
-        print_summary(evs, where)
-    return 0
+    return report_evaluations(evs, args)
 
 
 def chosen_models(text: str, streaming: bool = False) -> list[str]:

@@ -1,10 +1,12 @@
 """The Dask engine: mine or score a transaction file too large for one machine on a `distributed` cluster.
 
 Transactions are cut into time partitions (`time_partitions`): a core of whole minutes, so
-timestamp ties are never split, and halos of the largest pattern window. A worker reads its
-partition straight from the Parquet file (only the row groups whose `ts` statistics meet it),
-builds that slice's graph, runs the same compiled kernels as the single-process engine and
-writes only its core rows, so halo rows never appear twice.
+timestamp ties are never split, and halos that hold every window reaching the core
+(`time_partitions.Halo`: the largest pattern window, and for a lagged window the window before
+the last transaction preceding the core). A worker reads its partition straight from the
+Parquet file (only the row groups whose `ts` statistics meet it), builds that slice's graph,
+runs the same compiled kernels as the single-process engine and writes only its core rows, so
+halo rows never appear twice.
 
 Parts (`part-NNNNN.parquet`, time order) are staged beside the output under a key of the run and
 linked into the output directory, which appears whole when every partition is done
@@ -26,14 +28,14 @@ import os
 import re
 import shutil
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
 
 from .distributed_input import TransactionFiles, load_key_table, normalised_files, parquet_file, transaction_files
 from .errors import BlazingError, SchemaError
-from .time_partitions import MINUTE, TimePartition, bytes_per_row, halo_window, plan_partitions
+from .time_partitions import MINUTE, Halo, TimePartition, bytes_per_row, plan_partitions
 
 HISTOGRAM_ROWS = 4_000_000   # rows of `ts` one histogram task reads
 DEFAULT_WORKERS = 2          # `--scheduler local` without a count
@@ -61,10 +63,10 @@ def minute_counts(inputs: TransactionFiles, index: int, groups: list[int]) -> tu
     return np.unique(ts - ts % MINUTE, return_counts=True)
 
 
-def read_partition(path, part: TimePartition, accounts):
-    """(the partition's rows with their halos, in file order; mask of its core rows), read on a
-    worker from the row groups whose `ts` statistics meet the read range (`path`: a Parquet
-    file, or the `TransactionFiles` of many)."""
+def read_rows(path, lo: int, hi: int, accounts):
+    """The rows with `ts` in [lo, hi), in file order, read on a worker from the row groups whose
+    `ts` statistics meet the range and checked (`path`: a Parquet file, or the
+    `TransactionFiles` of many)."""
     import pyarrow as pa
     import pyarrow.compute as pc
 
@@ -74,17 +76,22 @@ def read_partition(path, part: TimePartition, accounts):
     pieces = []
     for index in range(len(inputs.files)):
         with parquet_file(inputs, index) as pf:
-            groups = _overlapping_groups(pf.metadata, part.read_start, part.read_stop)
-            if groups:
-                pieces.append(pf.read_row_groups(groups))
+            groups = _overlapping_groups(pf.metadata, lo, hi)
+            pieces.append(pf.read_row_groups(groups) if groups else pf.schema_arrow.empty_table())
     table = pa.concat_tables(pieces)
     ts = table.column("ts")
-    table = table.filter(pc.and_(pc.greater_equal(ts, part.read_start), pc.less(ts, part.read_stop)))
+    table = table.filter(pc.and_(pc.greater_equal(ts, lo), pc.less(ts, hi)))
     try:
         check_table(Path(inputs.source), table, accounts)
-    except SchemaError as exc:   # its row number counts the rows this partition read
-        raise SchemaError(f"{exc} (row numbered among the rows with ts in [{part.read_start}, {part.read_stop}))",
-                          exc.hint) from None
+    except SchemaError as exc:   # its row number counts the rows this range holds
+        raise SchemaError(f"{exc} (row numbered among the rows with ts in [{lo}, {hi}))", exc.hint) from None
+    return table
+
+
+def read_partition(path, part: TimePartition, accounts):
+    """(the partition's rows with their halos, in file order; mask of its core rows), read on a
+    worker (`read_rows`)."""
+    table = read_rows(path, part.read_start, part.read_stop, accounts)
     ts = table.column("ts").to_numpy()
     return table, (ts >= part.start) & (ts < part.stop)
 
@@ -115,8 +122,9 @@ def mine_partition(path, part: TimePartition, accounts, patterns, out_dir: str, 
 
 
 def score_partition(path, part: TimePartition, accounts, patterns, out_dir: str, model_dir: str,
-                    backend: str, threads: int | None, explain: bool = False) -> dict:
-    """Score one partition's core rows on a worker (its halo is their look-back); write them with
+                    backend: str, threads: int | None, explain: bool = False, history=None) -> dict:
+    """Score one partition's core rows on a worker (its halo is their look-back, with the
+    `history` rows of its read range joined when given: `distributed_history`); write them with
     `score` and `alert` as `pipeline.score` does, and with `explain` each alert's pattern
     instances (`pipeline.explain_alerts`: they lie inside the alert's window, which the halo
     holds) to `_alerts-NNNNN.jsonl` first, `row` counting the rows of the part."""
@@ -131,14 +139,19 @@ def score_partition(path, part: TimePartition, accounts, patterns, out_dir: str,
 
     t0 = time.perf_counter()
     table, core = read_partition(path, part, accounts)
+    mined, scored, mined_accounts = table, core, accounts
+    if history is not None:
+        mined, is_input = history.join(table, part.read_start, part.read_stop)
+        scored, mined_accounts = np.zeros(mined.num_rows, bool), history.accounts
+        scored[is_input] = core
     scorer, meta = load_model(model_dir)
-    ft, p, alert = score_rows(scorer, meta, table, accounts, patterns, np.flatnonzero(core), backend, threads)
+    ft, p, alert = score_rows(scorer, meta, mined, mined_accounts, patterns, np.flatnonzero(scored), backend, threads)
     if explain:
-        explanations = alert_explanations(scorer, ft, table, core, alert, patterns, p, accounts)
+        explanations = alert_explanations(scorer, ft, mined, scored, alert, patterns, p, mined_accounts)
         write_text_atomic(Path(out_dir) / alerts_name(part), "".join(json.dumps(x) + "\n" for x in explanations))
     named = with_account_names(table.filter(core), accounts)
     write_part(named.append_column("score", pa.array(p)).append_column("alert", pa.array(alert)), out_dir, part)
-    return {"index": part.index, "rows": int(core.sum()), "halo_rows": int((~core).sum()),
+    return {"index": part.index, "rows": int(core.sum()), "halo_rows": int((~scored).sum()),
             "seconds": time.perf_counter() - t0}
 
 
@@ -189,80 +202,107 @@ def mine_distributed(client, path, patterns, output, mode: str = "closing", back
     from .runtime import compile_patterns
 
     n_columns = len(compile_patterns(patterns, mode=mode).columns)   # checks mode and patterns on the client
-    window = halo_window(patterns)
-    return run_partitions(client, path, output, window, window if mode == "participation" else 0,
+    return run_partitions(client, path, output, Halo.of(patterns, mode),
                           max_rows or budget_rows(client, memory_per_worker, n_columns),
                           mine_partition, patterns, mode, backend, threads, max_work, on_work_limit, columns=columns)
 
 
 def score_distributed(client, model_dir, path, patterns, output, backend: str = "numba", threads: int | None = None,
                       memory_per_worker: int | None = None, max_rows: int | None = None,
-                      columns: dict | None = None, explain: bool = False) -> DistributedRun:
+                      columns: dict | None = None, explain: bool = False, history=()) -> DistributedRun:
     """Score every transaction of the input `path` (a file, or many) with the model in
-    `model_dir`, each partition on a worker with its halo as look-back; the rows are those of
-    `pipeline.score` (input columns, `score`, `alert`), written as a directory of Parquet parts at
-    `output`; with `explain`, each part's alerts explained beside it (`score_partition`)."""
+    `model_dir`, each partition on a worker with its halo as look-back, reaching into the
+    `history` sources (paths, as `--history` gives them: `distributed_history`) where it lies
+    before the input; the rows are those of `pipeline.score` (input columns, `score`, `alert`),
+    written as a directory of Parquet parts at `output`; with `explain`, each part's alerts
+    explained beside it (`score_partition`)."""
     from .models import load_model
     from .pipeline import check_compatible
 
     _, meta = load_model(model_dir)
     check_compatible(meta, patterns)
-    window = halo_window(patterns)
-    return run_partitions(client, path, output, window, 0,
+    return run_partitions(client, path, output, Halo.of(patterns),
                           max_rows or budget_rows(client, memory_per_worker, len(meta["features"])),
                           score_partition, patterns, str(Path(model_dir).resolve()), backend, threads, explain,
-                          identity=_directory_digest(Path(model_dir)), columns=columns)
+                          identity=_directory_digest(Path(model_dir)), columns=columns, history=history)
 
 
-def run_partitions(client, path, output, before: int, after: int, max_rows: int, task, patterns,
-                   *task_args, identity: str = "", columns: dict | None = None) -> DistributedRun:
+def run_partitions(client, path, output, halo: Halo, max_rows: int, task, patterns,
+                   *task_args, identity: str = "", columns: dict | None = None, history=()) -> DistributedRun:
     """Plan time partitions of the input `path` (a file, a directory or glob of files, or an
     fsspec URL of those: `distributed_input`; normalised Parquet as it is, other inputs and
     those read through the `columns` mapping normalised on the workers first) from its
-    per-minute counts (gathered by the workers) and run `task(files, partition, accounts,
-    patterns, out_dir, *task_args)` for each on the cluster; the output directory appears when
-    every partition is written.
+    per-minute counts (gathered by the workers) and the patterns' `halo`, and run `task(files,
+    partition, accounts, patterns, out_dir, *task_args)` for each on the cluster; the output
+    directory appears when every partition is written.
 
     Parts are staged in `.OUTPUT.<run key>.parts` beside the output, the key naming the input
     files (paths, sizes, modification times), the patterns' meaning, the task and its arguments,
     `identity` and the plan: a run interrupted before its commit (the client killed, say) leaves
-    its finished parts there, and the same run started again mines only the others."""
+    its finished parts there, and the same run started again mines only the others. With
+    `history` sources (`score_distributed`), the task also gets their `History`."""
+    from .distributed_history import joined_history
+
     t0 = time.perf_counter()
     output = Path(output)
-    with normalised_files(client, path, columns, output.with_name(f".{output.name}.normalised")) as inputs:
-        return _run_partitions(client, inputs, output, before, after, max_rows, task, patterns, task_args, identity, t0)
+    with contextlib.ExitStack() as stack:
+        inputs = stack.enter_context(normalised_files(client, path, columns,
+                                                      output.with_name(f".{output.name}.normalised")))
+        joined = None
+        if history:
+            joined = joined_history(client, history, inputs, columns, stack,
+                                    lambda k: output.with_name(f".{output.name}.history-{k}.normalised"))
+        return _run_partitions(client, inputs, output, halo, max_rows, task, patterns, task_args, identity, t0,
+                               joined)
 
 
-def _run_partitions(client, inputs: TransactionFiles, output: Path, before, after, max_rows, task, patterns,
-                    task_args, identity, t0) -> DistributedRun:
-    import pyarrow.parquet as pq
-
-    from .io.atomic import atomic_directory
+def minute_histogram(client, inputs: TransactionFiles) -> tuple[np.ndarray, np.ndarray]:
+    """(the starts of the minutes holding transactions, their row counts) of `inputs`, counted
+    on the workers a batch of row groups each."""
     from .io.transactions import check_table
-    from .ir.lower import lower
 
     batches = []
     for index, f in enumerate(inputs.files):
         with parquet_file(inputs, index) as pf:
             check_table(Path(f), pf.schema_arrow.empty_table(), None)
             batches += [(index, groups) for groups in _row_group_batches(pf.metadata)]
-    accounts = load_key_table(inputs)
     if not batches:
         raise SchemaError(f"{inputs.source}: holds no transactions")
     histograms = client.gather(client.map(minute_counts, [inputs] * len(batches), *zip(*batches), pure=False))
     minutes, inverse = np.unique(np.concatenate([m for m, _ in histograms]), return_inverse=True)
-    counts = np.bincount(inverse, weights=np.concatenate([c for _, c in histograms])).astype(np.int64)
-    parts = plan_partitions(minutes, counts, before, after, max_rows)
+    return minutes, np.bincount(inverse, weights=np.concatenate([c for _, c in histograms])).astype(np.int64)
 
-    key = hashlib.sha256(repr((inputs.identity, [lower(p).digest() for p in patterns],
-                               task.__name__, task_args, identity, parts)).encode()).hexdigest()[:16]
+
+def _run_partitions(client, inputs: TransactionFiles, output: Path, halo: Halo, max_rows, task, patterns,
+                    task_args, identity, t0, history=None) -> DistributedRun:
+    import pyarrow.parquet as pq
+
+    from .io.atomic import atomic_directory
+    from .ir.lower import lower
+
+    minutes, counts = minute_histogram(client, inputs)
+    accounts = load_key_table(inputs)
+    if history is None:
+        parts = plan_partitions(minutes, counts, halo, max_rows)
+    else:   # planned over history and input together; only cores holding input rows run
+        every = [(minutes, counts)] + [minute_histogram(client, h) for h in history.sources]
+        joined, inverse = np.unique(np.concatenate([m for m, _ in every]), return_inverse=True)
+        planned = plan_partitions(joined, np.bincount(inverse, weights=np.concatenate([c for _, c in every]))
+                                  .astype(np.int64), halo, max_rows)
+        scored = [p for p in planned if np.any((minutes >= p.start) & (minutes < p.stop))]
+        parts = [replace(p, index=k) for k, p in enumerate(scored)]
+
+    key = hashlib.sha256(repr((inputs.identity, [lower(p).digest() for p in patterns], task.__name__, task_args,
+                               identity, history.identity if history else (), parts)).encode()).hexdigest()[:16]
     staging = output.with_name(f".{output.name}.{key}.parts")
     staging.mkdir(parents=True, exist_ok=True)
     done = {n for n in part_names(staging) if n.endswith(".parquet")}
     todo = [part for part in parts if part.part_name not in done]
-    shared_accounts, shared_patterns = client.scatter([accounts, list(patterns)], broadcast=True)
+    shared_accounts, shared_patterns, shared_history = client.scatter([accounts, list(patterns), history],
+                                                                      broadcast=True)
+    extra = {"history": shared_history} if history else {}
     futures = [client.submit(task, inputs, part, shared_accounts, shared_patterns, str(staging), *task_args,
-                             pure=False) for part in todo]
+                             **extra, pure=False) for part in todo]
     results = client.gather(futures)
     results += [{"index": part.index, "rows": pq.read_metadata(staging / part.part_name).num_rows, "halo_rows": 0,
                  "seconds": 0.0, "reused": True} for part in parts if part.part_name in done]

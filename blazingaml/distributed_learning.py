@@ -39,7 +39,7 @@ from .errors import BlazingError
 from .pipeline.feature_table import BATCH_ROWS, build_features
 from .pipeline.train import MAX_TRAIN_ROWS, best_threshold, check_attempts, day_split, model_metadata
 from .progress import log
-from .time_partitions import halo_window
+from .time_partitions import Halo
 
 ATTEMPT_COLUMNS = ("attempt_id", "typology")
 
@@ -190,10 +190,9 @@ def mined_features(client, path, patterns, beside, backend: str = "numba", threa
 
     pattern_columns = list(compile_patterns(patterns, mode="closing").columns) if patterns else []
     names = RAW_FEATURES + pattern_columns
-    window = halo_window(patterns)
     beside = Path(beside)
     features = beside.with_name(f".{beside.name}.features")
-    run = run_partitions(client, path, features, window, 0,
+    run = run_partitions(client, path, features, Halo.of(patterns),
                          max_rows or budget_rows(client, memory_per_worker, len(names)),
                          feature_partition, patterns, backend, threads, attempts, columns=columns)
     try:

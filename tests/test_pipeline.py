@@ -226,3 +226,41 @@ def test_named_emit_values_are_kept_apart_from_the_counts(small_world):
     assert ft.mined.shape[1] + ft.named.shape[1] == whole.shape[1] and ft.named.shape[1] > 0
     rows = np.arange(len(ft))
     assert np.array_equal(ft.matrix(rows, ft.pattern_columns), whole)
+
+
+def test_history_look_back_reaches_a_lagged_window_past_a_gap(tmp_path):
+    """The first transaction after a gap longer than the vertex statistics' 480h lagged window sees
+    480h before the last transaction before the gap: scoring the new period with the old one as
+    history equals scoring the whole period, while history no window reaches is left out (a
+    look-back of 480h before the first new transaction would leave out all of it)."""
+    import pyarrow as pa
+
+    from blazingaml.dsl.parser import load_patterns
+    from blazingaml.features import mine_table
+    from blazingaml.io.ibm_csv import ACCOUNT_SCHEMA
+    from blazingaml.pipeline import score, train
+    from blazingaml.pipeline.score import _within_look_back
+
+    from .gap_world import FIRST_AFTER_GAP, gap_transactions
+
+    table, times = gap_transactions()
+    accounts = pa.table([pa.array(np.arange(30, dtype=np.int32)), pa.array([f"B{a % 3}" for a in range(30)]),
+                         pa.array([f"A{a}" for a in range(30)])], schema=ACCOUNT_SCHEMA)
+    patterns = load_patterns([ROOT / "patterns" / "gfp" / "vertex_stats.pattern"])
+    degree = mine_table(table, accounts, patterns, threads=1).table["vertex_stats.src_out_degree"].to_numpy()
+    table = table.append_column("label", pa.array((degree >= 2).astype(np.int8)))   # a model that reads the degree
+    model = tmp_path / "model"
+    train(table, accounts, patterns, out=model, threads=1)
+    new = table["ts"].to_numpy() >= times["resumed"]
+    old_rows, new_rows = table.filter(pa.array(~new)), table.filter(pa.array(new))
+    whole, _ = score(model, table, accounts, patterns, threads=1)
+    with_history, _ = score(model, new_rows, accounts, patterns, history=[(old_rows, accounts)], threads=1)
+    without, _ = score(model, new_rows, accounts, patterns, threads=1)
+    first = new_rows["tx_id"].to_pylist().index(FIRST_AFTER_GAP)
+    assert without["score"][first] != whole["score"][FIRST_AFTER_GAP]     # the look-back matters to the model
+    assert np.array_equal(with_history["score"].to_numpy(), whole["score"].to_numpy()[new])
+
+    kept, kept_new = _within_look_back(table, new, patterns)
+    assert kept_new.sum() == new.sum()
+    reach = times["last_before_gap"] - 480 * 3600
+    assert kept["ts"].to_numpy()[~kept_new].min() >= reach > table["ts"].to_numpy().min()

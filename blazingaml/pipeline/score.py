@@ -27,9 +27,27 @@ def _concat_history(new: pa.Table, history: list[pa.Table]) -> tuple[pa.Table, n
     return pa.concat_tables(parts, promote_options="default"), np.concatenate(masks)
 
 
+def _within_look_back(table: pa.Table, new_mask: np.ndarray, patterns) -> tuple[pa.Table, np.ndarray]:
+    """`table` and `new_mask` without the history rows that no new row's window reaches: those
+    before `Halo.start` of the first new row (its largest window back, or for a lagged window
+    that far back from the last history row at or before it, which precedes it in the edge
+    order: history takes the smaller tx_ids), as a Dask partition's halo is cut. Mining then
+    costs the look-back, not the whole history given."""
+    from ..time_partitions import Halo
+
+    ts = table.column("ts").to_numpy()
+    if not new_mask.any():
+        return table, new_mask
+    first = int(ts[new_mask].min())
+    before = ts[~new_mask & (ts <= first)]
+    keep = new_mask | (ts >= Halo.of(patterns).start(first, before.max() if before.size else None))
+    return table.filter(pa.array(keep)), new_mask[keep]
+
+
 def score(model_dir, table: pa.Table, accounts, patterns, history=(), explain: bool = False, threads=None,
           backend="numba"):
-    """Scores for the rows of `table`; history tables give earlier transactions their full window.
+    """Scores for the rows of `table`; history tables give earlier transactions their full window
+    (only the history rows inside it are mined: `_within_look_back`).
 
     Returns (output table = input columns + the accounts' bank and account strings + score +
     alert, explanations list).
@@ -48,6 +66,7 @@ def score(model_dir, table: pa.Table, accounts, patterns, history=(), explain: b
     if history:
         # one account index across files: re-key accounts by (bank, account)
         combined, acc = _rekey_accounts(table, accounts, history, combined)
+        combined, new_mask = _within_look_back(combined, new_mask, patterns)
     ft, p, alert = score_rows(scorer, meta, combined, acc, patterns, np.flatnonzero(new_mask), backend, threads)
     out = with_account_names(table, accounts)
     out = out.append_column("score", pa.array(p)).append_column("alert", pa.array(alert))
@@ -87,21 +106,28 @@ def _rekey_accounts(table, accounts, history, combined) -> tuple[pa.Table, pa.Ta
     if accounts is None or any(a is None for _, a in history):
         raise ModelError("history files need their account key tables (.accounts.parquet) to be joined",
                          hint="convert every file with 'blazingaml convert', or pass CSVs")
+    files = [*history, (table, accounts)]
+    maps, merged = joined_accounts([acc for _, acc in files])
+    for column in ("src", "dst"):
+        mapped = np.concatenate([ids[t.column(column).to_numpy()] for (t, _), ids in zip(files, maps)])
+        combined = combined.set_column(combined.column_names.index(column), column, pa.array(mapped))
+    return combined, merged
+
+
+def joined_accounts(key_tables) -> tuple[list[np.ndarray], pa.Table]:
+    """One account index across files: for each key table, its accounts' index in the join (by
+    bank and account, numbered in order of first appearance along the tables), and the joined key
+    table."""
     from ..io.ibm_csv import ACCOUNT_SCHEMA
 
     keys_index: dict[tuple[str, str], int] = {}
-    mapped_src, mapped_dst = [], []
-    for t, acc in [*history, (table, accounts)]:
-        keys = zip(acc.column("bank").to_pylist(), acc.column("account_id").to_pylist())
-        ids = np.array([keys_index.setdefault(k, len(keys_index)) for k in keys], np.int32)
-        mapped_src.append(ids[t.column("src").to_numpy()])
-        mapped_dst.append(ids[t.column("dst").to_numpy()])
-    combined = combined.set_column(combined.column_names.index("src"), "src", pa.array(np.concatenate(mapped_src)))
-    combined = combined.set_column(combined.column_names.index("dst"), "dst", pa.array(np.concatenate(mapped_dst)))
+    maps = [np.array([keys_index.setdefault(k, len(keys_index))
+                      for k in zip(acc.column("bank").to_pylist(), acc.column("account_id").to_pylist())], np.int32)
+            for acc in key_tables]
     merged = pa.table([pa.array(np.arange(len(keys_index), dtype=np.int32)),
                        pa.array([b for b, _ in keys_index]), pa.array([a for _, a in keys_index])],
                       schema=ACCOUNT_SCHEMA)
-    return combined, merged
+    return maps, merged
 
 
 ACCOUNT_NAME_COLUMNS = ("from_bank", "from_account", "to_bank", "to_account")
