@@ -43,7 +43,9 @@ def graph_arrays(graph) -> tuple:
             o.ptr, o.edge, o.nbr, o.ts, o.ns_edge, o.ns_nbr, o.ns_ts, o.prev_same,
             i.ptr, i.edge, i.nbr, i.ts, i.ns_edge, i.ns_nbr, i.ns_ts, i.prev_same)
 STACK_SLOTS = MAX_PATH_HOPS + 2   # per-thread path stacks: level 0 (the start) .. max hops, plus one spare
-PRUNE_AFTER_STEPS = 64            # a path search builds its pruning closure once it has taken this many steps
+PRUNE_AFTER_STEPS = 16            # a path search builds its pruning closure once it has taken this many steps
+#                                   (simple cycles took 28% less time than with 64 on the 1M-edge power-law graph,
+#                                   the same within noise on an AMLworld-like one: bench/RESULTS.md)
 CLOSURE_ARRAYS = ("ck", "cs", "cd", "cl", "cm", "cf")   # closure table: key, stamp, dist, late, mark, frontiers
 
 
