@@ -302,7 +302,7 @@ class SourceWriter:
         return f"ns_first({a}nsn, {a}nst, {lo}, {hi}, {x}, wlo, {self.incl()})"
 
     def scan_open(self, depth: int, scan: I.Scan, direction: str, owner: str, comment: str,
-                  split: bool = False) -> tuple[str, str, str, str]:
+                  split: bool = False) -> tuple[str, str, str]:
         """Open a loop over the window edges of `owner`; returns (edge var, nbr var, position var)."""
         a = self.adj(direction)
         lo, hi, p, f, x = (self.fresh(n) for n in ("lo", "hi", "p", "f", "x"))
@@ -447,7 +447,7 @@ class SourceWriter:
         if stage.kind == "edges":
             atom = stage.terms[0].positive[0]
             f, x, _ = self.scan_open(depth, stage.scan, atom.direction, env.names[atom.owner],
-                                        f"edges {stage.var} in {atom.owner}.{atom.direction}")
+                                     f"edges {stage.var} in {atom.owner}.{atom.direction}")
             names = {**env.names, stage.var: x}
             if atom.edge:
                 names[atom.edge] = f
@@ -587,8 +587,9 @@ class SourceWriter:
         f, x, p = self.scan_open(depth, op.scan, op.direction, owner, f"window edges of {op.owner}.{op.direction}",
                                  split=split)
         d = depth + 1
+        seen = self.edge_known(op.direction, f, owner, x, f"{self.adj(op.direction)}ts[{p}]")
         lenv = env.but(names={**env.names, op.var: x, op.edge: f}, loop_edges=env.loop_edges + (f,),
-                       known={**env.known, **self.edge_known(op.direction, f, owner, x, f"{self.adj(op.direction)}ts[{p}]")})
+                       known={**env.known, **seen})
         if op.filter is not None:
             self.if_(d, self.not_(self.cond(op.filter, lenv, d)))
             self.stmt(d + 1, "continue")
@@ -622,7 +623,6 @@ class SourceWriter:
         for name, stage in env.sets.items():
             if name in used:
                 self.credit_set(stage, env, d, b)
-
 
     def path(self, op: I.PathCount, rest: tuple, env: _Env, depth: int, split: bool = False):
         a = self.adj(op.direction)
