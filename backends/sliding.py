@@ -14,23 +14,15 @@ from blazingaml.ir import nodes as I
 
 
 @numba.njit(parallel=True, nogil=True, cache=True)
-def _same_neighbour_links(edge, ns_edge, ns_nbr, ptr):
-    """For each position of the time-sorted view: the previous and the next position (in time)
-    of an edge between the same two accounts (-1 / m when there is none)."""
-    n = ptr.shape[0] - 1
-    m = edge.shape[0]
-    pos = np.empty(m, np.int64)  # edge number -> position in the time-sorted view
-    for p in numba.prange(m):
-        pos[edge[p]] = p
-    prev_same = np.full(m, -1, np.int64)
+def _next_same(prev_same):
+    """The reverse of the graph's `prev_same` links: for each position of the time-sorted view,
+    the next position of an edge between the same two accounts (m when there is none)."""
+    m = prev_same.shape[0]
     next_same = np.full(m, m, np.int64)
-    for v in numba.prange(n):
-        for q in range(ptr[v] + 1, ptr[v + 1]):
-            if ns_nbr[q] == ns_nbr[q - 1]:
-                a, b = pos[ns_edge[q - 1]], pos[ns_edge[q]]
-                prev_same[b] = a
-                next_same[a] = b
-    return prev_same, next_same
+    for b in numba.prange(m):
+        if prev_same[b] >= 0:
+            next_same[prev_same[b]] = b
+    return next_same
 
 
 @numba.njit(parallel=True, nogil=True, cache=True)
@@ -58,12 +50,11 @@ def sliding_counts(graph, kernel: I.Kernel) -> np.ndarray:
     """[m, number of SlidingCount ops in the kernel] int32 values for every trigger edge."""
     ops = [(p, o) for p in kernel.programs for c in p.cases for o in c.ops if isinstance(o, I.SlidingCount)]
     result = np.zeros((graph.m, max(len(ops), 1)), np.int32, order="F")  # a column per sweep, contiguous
-    links = {}  # per direction, shared by its sweeps (fan and degree read the same view)
+    next_links = {}  # per direction, shared by its sweeps (fan and degree read the same view)
     for j, (prog, op) in enumerate(ops):
         adj = graph.adjacency(op.direction)
-        if op.direction not in links:
-            links[op.direction] = _same_neighbour_links(adj.edge, adj.ns_edge, adj.ns_nbr, adj.ptr)
-        prev_same, next_same = links[op.direction]
-        _sweep(adj.ptr, adj.edge, adj.nbr, adj.ts, prev_same, next_same, prog.window_seconds,
+        if op.direction not in next_links:
+            next_links[op.direction] = _next_same(adj.prev_same)
+        _sweep(adj.ptr, adj.edge, adj.nbr, adj.ts, adj.prev_same, next_links[op.direction], prog.window_seconds,
                prog.window_inclusive, op.kind == "nodes", op.skip_self, result[:, j])
     return result

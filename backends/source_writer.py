@@ -26,11 +26,12 @@ _ATTR_ARRAY = {
 MAX_PATH_HOPS = 64
 
 # The graph as kernel parameters (layout: blazingaml/graph.py), in the order every generated
-# kernel takes them; `o_`/`i_` are the out/in CSR, `nse`/`nsn`/`nst` their neighbour-sorted view.
+# kernel takes them; `o_`/`i_` are the out/in CSR, `nse`/`nsn`/`nst` their neighbour-sorted view,
+# `prev` their same-neighbour links.
 GRAPH_ARGS = (
     "src", "dst", "ts", "amount_paid", "amount_received", "pay_currency", "recv_currency", "payment_format", "bank",
-    "o_ptr", "o_edge", "o_nbr", "o_ts", "o_nse", "o_nsn", "o_nst",
-    "i_ptr", "i_edge", "i_nbr", "i_ts", "i_nse", "i_nsn", "i_nst",
+    "o_ptr", "o_edge", "o_nbr", "o_ts", "o_nse", "o_nsn", "o_nst", "o_prev",
+    "i_ptr", "i_edge", "i_nbr", "i_ts", "i_nse", "i_nsn", "i_nst", "i_prev",
 )
 
 
@@ -39,10 +40,12 @@ def graph_arrays(graph) -> tuple:
     o, i = graph.out, graph.inc
     return (graph.src, graph.dst, graph.ts, graph.amount_paid, graph.amount_received, graph.pay_currency,
             graph.recv_currency, graph.payment_format, graph.bank,
-            o.ptr, o.edge, o.nbr, o.ts, o.ns_edge, o.ns_nbr, o.ns_ts,
-            i.ptr, i.edge, i.nbr, i.ts, i.ns_edge, i.ns_nbr, i.ns_ts)
+            o.ptr, o.edge, o.nbr, o.ts, o.ns_edge, o.ns_nbr, o.ns_ts, o.prev_same,
+            i.ptr, i.edge, i.nbr, i.ts, i.ns_edge, i.ns_nbr, i.ns_ts, i.prev_same)
 STACK_SLOTS = MAX_PATH_HOPS + 2   # per-thread path stacks: level 0 (the start) .. max hops, plus one spare
-PRUNE_AFTER_STEPS = 64            # a path search builds its pruning closure once it has taken this many steps
+PRUNE_AFTER_STEPS = 16            # a path search builds its pruning closure once it has taken this many steps
+#                                   (simple cycles took 28% less time than with 64 on the 1M-edge power-law graph,
+#                                   the same within noise on an AMLworld-like one: bench/RESULTS.md)
 CLOSURE_ARRAYS = ("ck", "cs", "cd", "cl", "cm", "cf")   # closure table: key, stamp, dist, late, mark, frontiers
 
 
@@ -54,8 +57,9 @@ class _Env:
     """Names visible at one point of the generated code."""
 
     def __init__(self, names=None, sizes=None, lengths=None, sets=None, members=None, loop_edges=(), path=None,
-                 aggregates=None):
+                 aggregates=None, known=None):
         self.names = dict(names or {})       # IR node/edge name -> variable
+        self.known = dict(known or {})       # (edge variable, attribute) -> a cheaper expression of its value
         self.aggregates = dict(aggregates or {})   # Aggregate -> variable holding its value
         self.sizes = dict(sizes or {})       # set name -> variable holding its size
         self.lengths = dict(lengths or {})   # path name -> variable holding its length
@@ -66,7 +70,7 @@ class _Env:
 
     def but(self, **kw) -> "_Env":
         env = _Env(self.names, self.sizes, self.lengths, self.sets, self.members, self.loop_edges, self.path,
-                   self.aggregates)
+                   self.aggregates, self.known)
         for k, v in kw.items():
             setattr(env, k, v)
         return env
@@ -244,7 +248,8 @@ class SourceWriter:
         if isinstance(e, I.EdgeAttr):
             if e.attr not in _ATTR_ARRAY:
                 raise UnsupportedConstruct(f"edge attribute '{e.attr}'")
-            return f"{_ATTR_ARRAY[e.attr]}[{env.names[e.edge]}]"
+            edge = env.names[e.edge]
+            return env.known.get((edge, e.attr), f"{_ATTR_ARRAY[e.attr]}[{edge}]")
         if isinstance(e, I.NodeAttr):
             if e.attr != "bank":
                 raise UnsupportedConstruct(f"account attribute '{e.attr}'")
@@ -297,8 +302,8 @@ class SourceWriter:
         return f"ns_first({a}nsn, {a}nst, {lo}, {hi}, {x}, wlo, {self.incl()})"
 
     def scan_open(self, depth: int, scan: I.Scan, direction: str, owner: str, comment: str,
-                  split: bool = False) -> tuple[str, str, str, str]:
-        """Open a loop over the window edges of `owner`; returns (edge var, nbr var, lo var, hi var)."""
+                  split: bool = False) -> tuple[str, str, str]:
+        """Open a loop over the window edges of `owner`; returns (edge var, nbr var, position var)."""
         a = self.adj(direction)
         lo, hi, p, f, x = (self.fresh(n) for n in ("lo", "hi", "p", "f", "x"))
         self.comment(depth, comment)
@@ -316,7 +321,7 @@ class SourceWriter:
         if split:
             self.lane_skip(d, p)
         self.let(d, x, f"{a}nbr[{p}]")
-        return f, x, lo, hi
+        return f, x, p
 
     def has_edge(self, atom: I.NbrAtom, x: str, env: _Env) -> str:
         a = self.adj(atom.direction)
@@ -340,6 +345,44 @@ class SourceWriter:
         self.if_(d, f"{g} > e")
         self.stmt(d + 1, "break")
         return g, d
+
+    @staticmethod
+    def edge_known(direction: str, edge: str, owner: str, nbr: str, ts: str) -> dict:
+        """What a scan already holds of the edge it reads (its two ends and its time), for `_Env.known`:
+        reading those from the scan's own arrays saves a random access to the per-edge arrays."""
+        own, other = ("src", "dst") if direction == "out" else ("dst", "src")
+        return {(edge, own): owner, (edge, other): nbr, (edge, "ts"): ts}
+
+    def earlier_edge_to(self, depth: int, direction: str, pos: str, owner: str, x: str, cond=None,
+                        env: _Env | None = None, edge_name: str = "", after: str | None = None) -> str:
+        """Flag: some window edge owner -> x before the one at time-view position `pos` (and, given
+        `after`, later than that time) satisfies `cond` with it bound to `edge_name` (any such edge
+        when `cond` is None). Walks the same-neighbour links back from `pos`; links lead to older
+        edges, so the first one outside the window (or not after `after`) ends the walk."""
+        a = self.adj(direction)
+        flag, q, g = self.fresh("earlier"), self.fresh("q"), self.fresh("g")
+        self.let(depth, q, f"{a}prev[{pos}]")
+        stop = self.not_(f"{a}ts[{q}] {self.after_window_start()} wlo")
+        if after is not None:
+            stop = self.binary("or", stop, f"{a}ts[{q}] <= {after}")
+        if cond is None:   # the nearest earlier edge decides
+            self.let(depth, flag, self.binary("and", f"{q} >= 0", self.not_(stop)), "bool")
+            return flag
+        self.let(depth, flag, self.FALSE, "bool")
+        self.while_(depth, f"{q} >= 0")
+        d = depth + 1
+        self.if_(d, stop)
+        self.stmt(d + 1, "break")
+        known = self.edge_known(direction, g, owner, x, f"{a}ts[{q}]")
+        if any(isinstance(n, I.EdgeRef) and n.name == edge_name or isinstance(n, I.EdgeAttr)
+               and n.edge == edge_name and (g, n.attr) not in known for n in I.walk(cond)):
+            self.let(d, g, f"{a}edge[{q}]")   # (declared only when read: unused C variables warn)
+        genv = env.but(names={**env.names, edge_name: g}, known={**env.known, **known})
+        self.if_(d, self.cond(cond, genv, d))
+        self.assign(d + 1, flag, self.TRUE)
+        self.stmt(d + 1, "break")
+        self.assign(d, q, f"{a}prev[{q}]")
+        return flag
 
     def run_loops(self, atoms: list, x: str, env: _Env, depth: int, body) -> int:
         """Nested loops over the window edges joining x to each atom's owner (binding atom.edge)."""
@@ -403,8 +446,8 @@ class SourceWriter:
         """Enumerate members (nodes) or counted edges; call on_member(env, depth, x, edge_or_None)."""
         if stage.kind == "edges":
             atom = stage.terms[0].positive[0]
-            f, x, _, _ = self.scan_open(depth, stage.scan, atom.direction, env.names[atom.owner],
-                                        f"edges {stage.var} in {atom.owner}.{atom.direction}")
+            f, x, _ = self.scan_open(depth, stage.scan, atom.direction, env.names[atom.owner],
+                                     f"edges {stage.var} in {atom.owner}.{atom.direction}")
             names = {**env.names, stage.var: x}
             if atom.edge:
                 names[atom.edge] = f
@@ -443,12 +486,12 @@ class SourceWriter:
         return out
 
     def drive(self, stage: I.SetCount, ti: int, term: I.Term, driver: I.NbrAtom, env: _Env, depth: int, on_member):
-        a = self.adj(driver.direction)
-        f, x, lo, hi = self.scan_open(depth, stage.scan, driver.direction, env.names[driver.owner],
-                                      f"stage {stage.name}: candidates {stage.var} from {driver.owner}.{driver.direction}")
+        owner = env.names[driver.owner]
+        f, x, p = self.scan_open(depth, stage.scan, driver.direction, owner,
+                                 f"stage {stage.name}: candidates {stage.var} from {driver.owner}.{driver.direction}")
         d = depth + 1
         self.comment(d, f"each candidate once: only at its first window edge from {driver.owner}")
-        self.if_(d, f"{a}nse[{self.ns_first(a, lo, hi, x)}] != {f}")
+        self.if_(d, self.earlier_edge_to(d, driver.direction, p, owner, x))
         self.stmt(d + 1, "continue")
         xenv = env.but(names={**env.names, stage.var: x})
         if stage.pushed and stage.member_filter is not None:
@@ -540,32 +583,21 @@ class SourceWriter:
 
     def loop(self, op: I.Loop, rest: tuple, env: _Env, depth: int, src: str, split: bool):
         self.comment(depth, f"for {'distinct ' if op.distinct else ''}{op.var} in {op.owner}.{op.direction}{src}")
-        f, x, lo, hi = self.scan_open(depth, op.scan, op.direction, env.names[op.owner],
-                                      f"window edges of {op.owner}.{op.direction}", split=split)
+        owner = env.names[op.owner]
+        f, x, p = self.scan_open(depth, op.scan, op.direction, owner, f"window edges of {op.owner}.{op.direction}",
+                                 split=split)
         d = depth + 1
-        lenv = env.but(names={**env.names, op.var: x, op.edge: f}, loop_edges=env.loop_edges + (f,))
+        seen = self.edge_known(op.direction, f, owner, x, f"{self.adj(op.direction)}ts[{p}]")
+        lenv = env.but(names={**env.names, op.var: x, op.edge: f}, loop_edges=env.loop_edges + (f,),
+                       known={**env.known, **seen})
         if op.filter is not None:
             self.if_(d, self.not_(self.cond(op.filter, lenv, d)))
             self.stmt(d + 1, "continue")
         if op.distinct:
-            a = self.adj(op.direction)
-            if op.edge in I.free_names(op.filter):
-                # first edge to x that passes the filter: scan the (time-ordered) run up to f
-                q, g, seen = self.fresh("q"), self.fresh("g"), self.fresh("earlier")
-                self.let(d, seen, self.FALSE, "bool")
-                self.for_range(d, q, self.ns_first(a, lo, hi, x), hi)
-                self.let(d + 1, g, f"{a}nse[{q}]")
-                self.if_(d + 1, self.binary("or", f"{a}nsn[{q}] != {x}", f"{g} >= {f}"))
-                self.stmt(d + 2, "break")
-                genv = lenv.but(names={**lenv.names, op.edge: g})
-                self.if_(d + 1, self.cond(op.filter, genv, d + 1))
-                self.assign(d + 2, seen, self.TRUE)
-                self.stmt(d + 2, "break")
-                self.if_(d, seen)
-                self.stmt(d + 1, "continue")
-            else:
-                self.if_(d, f"{a}nse[{self.ns_first(a, lo, hi, x)}] != {f}")
-                self.stmt(d + 1, "continue")
+            # x once: at its first window edge that passes the filter (any filter on x alone passed)
+            edge_filter = op.filter if op.edge in I.free_names(op.filter) else None
+            self.if_(d, self.earlier_edge_to(d, op.direction, p, owner, x, edge_filter, lenv, op.edge))
+            self.stmt(d + 1, "continue")
         self.ops(rest, lenv, d)
 
     def emit(self, op: I.Emit, env: _Env, depth: int, src: str):
@@ -592,20 +624,13 @@ class SourceWriter:
             if name in used:
                 self.credit_set(stage, env, d, b)
 
-    def time_order_checks(self, depth: int, edge: str, prev_ts: str, stop: str):
-        """An increasing path's hop must be before the trigger's time (else `stop`) and after the previous hop."""
-        self.if_(depth, f"ts[{edge}] >= t")
-        self.stmt(depth + 1, stop)
-        self.if_(depth, f"ts[{edge}] <= {prev_ts}")
-        self.stmt(depth + 1, "continue")
-
     def path(self, op: I.PathCount, rest: tuple, env: _Env, depth: int, split: bool = False):
         a = self.adj(op.direction)
         if op.max_hops > MAX_PATH_HOPS:
             raise UnsupportedConstruct(f"a path of more than {MAX_PATH_HOPS} hops")
         d = depth
         v = {k: self.fresh(k) for k in ("sn", "se", "sp", "st", "lvl", "work", "abort", "cur", "phi", "pp",
-                                        "pushed", "pf", "px", "hop", "dup", "jj", "fq", "first", "g", "lo_x", "plo")}
+                                        "pushed", "pf", "px", "pt", "hop", "dup", "jj", "lo_x")}
         s_node, t_node = env.names[op.start], env.names[op.end]
         self.comment(d, f"path {op.name} = {op.start} ~> {op.end} via {op.direction}, hops {op.min_hops}..{op.max_hops}"
                         f"{' increasing' if op.increasing else ''} (depth-first, each account sequence once)"
@@ -638,21 +663,26 @@ class SourceWriter:
         d2 = d1 + 1
         self.let(d2, v["pf"], f"{a}edge[{v['pp']}]")
         self.let(d2, v["px"], f"{a}nbr[{v['pp']}]")
+        self.let(d2, v["pt"], f"{a}ts[{v['pp']}]")
         self.stmt(d2, f"{v['pp']} += 1")
         stop = "break" if op.scan.upper == "break" else "continue"
         self.if_(d2, f"{v['pf']} > e")
         self.stmt(d2 + 1, stop)
         if op.scan.lower != "search":
-            self.if_(d2, self.not_(f"ts[{v['pf']}] {self.after_window_start()} wlo"))
+            self.if_(d2, self.not_(f"{v['pt']} {self.after_window_start()} wlo"))
             self.stmt(d2 + 1, "continue")
-        if op.increasing:
-            self.time_order_checks(d2, v["pf"], f"{v['st']}[{v['lvl']}]", stop)
+        if op.increasing:   # each hop before the trigger's time and after the previous hop
+            self.if_(d2, f"{v['pt']} >= t")
+            self.stmt(d2 + 1, stop)
+            self.if_(d2, f"{v['pt']} <= {v['st']}[{v['lvl']}]")
+            self.stmt(d2 + 1, "continue")
         if split:
             self.comment(d2, "hub trigger: the lanes share out the first hop")
             self.if_(d2, f"{v['lvl']} == 0")
             self.lane_skip(d2 + 1, f"{v['pp']} - 1")
         self.let(d2, v["hop"], f"{v['lvl']} + 1")
-        penv = env.but(names={**env.names, "edge": v["pf"], "hop": v["hop"]})
+        penv = env.but(names={**env.names, "edge": v["pf"], "hop": v["hop"]},
+                       known={**env.known, **self.edge_known(op.direction, v["pf"], v["cur"], v["px"], v["pt"])})
         if op.filter is not None:
             self.if_(d2, self.not_(self.cond(op.filter, penv, d2)))
             self.stmt(d2 + 1, "continue")
@@ -664,22 +694,9 @@ class SourceWriter:
         self.if_(d2, v["dup"])
         self.stmt(d2 + 1, "continue")
         self.comment(d2, "parallel edges: follow only the first qualifying edge to this account")
-        self.let(d2, v["plo"], f"{a}ptr[{v['cur']}]")
-        self.let(d2, v["fq"], self.ns_first(a, v["plo"], v["phi"], v["px"]))
-        self.let(d2, v["first"], "-1")
-        self.while_(d2, self.binary("and", f"{v['fq']} < {v['phi']}", f"{a}nsn[{v['fq']}] == {v['px']}"))
-        d3 = d2 + 1
-        self.let(d3, v["g"], f"{a}nse[{v['fq']}]")
-        self.stmt(d3, f"{v['fq']} += 1")
-        self.if_(d3, f"{v['g']} > e")
-        self.stmt(d3 + 1, "break")
-        if op.increasing:
-            self.time_order_checks(d3, v["g"], f"{v['st']}[{v['lvl']}]", "break")
-        genv = env.but(names={**env.names, "edge": v["g"], "hop": v["hop"]})
-        self.if_(d3, self.cond(op.filter, genv, d3))
-        self.assign(d3 + 1, v["first"], v["g"])
-        self.stmt(d3 + 1, "break")
-        self.if_(d2, f"{v['first']} != {v['pf']}")
+        earlier = self.earlier_edge_to(d2, op.direction, f"{v['pp']} - 1", v["cur"], v["px"], op.filter, penv, "edge",
+                                       after=f"{v['st']}[{v['lvl']}]" if op.increasing else None)
+        self.if_(d2, earlier)
         self.stmt(d2 + 1, "continue")
         if op.prune:
             self.prune_check(op, v, d2, t_node)
@@ -700,10 +717,10 @@ class SourceWriter:
         self.stmt(d4, f"{v['lvl']} += 1")
         self.assign(d4, f"{v['sn']}[{v['lvl']}]", v["px"])
         self.assign(d4, f"{v['se']}[{v['lvl']}]", v["pf"])
-        self.assign(d4, f"{v['st']}[{v['lvl']}]", f"ts[{v['pf']}]")
+        self.assign(d4, f"{v['st']}[{v['lvl']}]", v["pt"])
         self.let(d4, v["lo_x"], f"{a}ptr[{v['px']}]")
         if op.increasing and op.scan.lower == "search":
-            nxt = self.ts_lower(a, v["lo_x"], f"{a}ptr[{v['px']} + 1]", f"ts[{v['pf']}]", self.FALSE)
+            nxt = self.ts_lower(a, v["lo_x"], f"{a}ptr[{v['px']} + 1]", v["pt"], self.FALSE)
         elif op.scan.lower == "search":
             nxt = self.ts_lower(a, v["lo_x"], f"{a}ptr[{v['px']} + 1]", "wlo", self.incl())
         else:
@@ -734,7 +751,7 @@ class SourceWriter:
         self.else_(d + 2)
         self.assign(d + 3, v["pstate"], "2")
         reach = (f"may_reach({v['ck']}, {v['cs']}, {v['cd']}, {v['cl']}, {cap}, {v['build']}, {v['px']}, "
-                 f"{op.max_hops} - {v['hop']}, ts[{v['pf']}], {inc})")
+                 f"{op.max_hops} - {v['hop']}, {v['pt']}, {inc})")
         self.if_(d + 1, self.binary("and", f"{v['pstate']} == 1", self.not_(reach)))
         self.stmt(d + 2, "continue")
 
@@ -746,7 +763,7 @@ class SourceWriter:
         start = self.previous_time() if prog.window_lagged else "t"
         self.assign(depth, "wlo", f"{start} - {int(prog.window_seconds)}")
         names = {prog.trigger_src: "ta", prog.trigger_dst: "tb", prog.trigger_edge: "e"}
-        env = _Env(names=names)
+        env = _Env(names=names, known={("e", "src"): "ta", ("e", "dst"): "tb", ("e", "ts"): "t"})
         self.if_(depth, self.cond(prog.trigger_filter, env, depth))
         for ci, case in enumerate(prog.cases):
             self.case_index = ci

@@ -13,7 +13,10 @@ Layout (plain NumPy arrays, so the same buffers go to the GPU unchanged):
   the "precedes the trigger" upper bound is an early break on ``edge``.
 * **Neighbour-sorted CSR** (``ns_*``), same ``ptr``: the incident edges of ``v`` ordered by
   (neighbour, edge number). All edges between ``v`` and one neighbour form a run sorted by time,
-  so "is there a window edge v->x" and "is this the first window edge to x" are binary searches.
+  so "is there a window edge v->x" is a binary search.
+* **Same-neighbour links** (``prev_same``), per position of the time-sorted view: the position
+  of the previous edge between the same two accounts (-1 for none). "Is this the first window
+  edge to x" walks back from the edge itself, usually one step.
 
 Vertex arrays: ``bank`` (bank code of each account). Construction is one stable sort by time (a
 counting sort over minutes for IBM data), then per direction, in parallel, a two-pass
@@ -93,9 +96,10 @@ def _bucket_bits(m, nkeys):
 
 
 @numba.njit(cache=True, nogil=True)
-def _build_direction(owner, other, ts, ptr, edge, nbr, ets, ns_edge, ns_nbr, ns_ts):
+def _build_direction(owner, other, ts, ptr, edge, nbr, ets, ns_edge, ns_nbr, ns_ts, prev_same):
     """Fill one direction of the CSR (`ptr`, time view `edge, nbr, ets`, neighbour-sorted view
-    `ns_*`) from edges numbered in time order; `ptr` has one entry per vertex plus one.
+    `ns_*`, links `prev_same`) from edges numbered in time order; `ptr` has one entry per vertex
+    plus one.
 
     Two passes, both stable, so each vertex's edges keep increasing edge number (time):
 
@@ -108,6 +112,7 @@ def _build_direction(owner, other, ts, ptr, edge, nbr, ets, ns_edge, ns_nbr, ns_
        (neighbour, edge number) into the neighbour-sorted view, overwriting the bucket's records
        (its segments cover exactly the bucket's range). Packed 64-bit keys; insertion sort for
        short segments, an in-place sort for longer ones. No random reads of the big arrays.
+       The sorted keys give `prev_same` on the way (see `link_same_neighbour`).
     """
     m = owner.shape[0]
     nkeys = ptr.shape[0] - 1
@@ -157,6 +162,7 @@ def _build_direction(owner, other, ts, ptr, edge, nbr, ets, ns_edge, ns_nbr, ns_
             s, k = ptr[v], ptr[v + 1] - ptr[v]
             if k == 1:
                 ns_edge[s], ns_nbr[s], ns_ts[s] = edge[s], nbr[s], ets[s]
+                prev_same[s] = -1
                 continue
             for i in range(k):  # (neighbour, position) keys: unique, so any sort is stable here
                 key[i] = (np.int64(nbr[s + i]) << 32) | i
@@ -170,9 +176,19 @@ def _build_direction(owner, other, ts, ptr, edge, nbr, ets, ns_edge, ns_nbr, ns_
                     key[j + 1] = x
             else:
                 key[:k].sort()
-            for i in range(k):
-                q = s + (key[i] & 0xFFFFFFFF)
-                ns_edge[s + i], ns_nbr[s + i], ns_ts[s + i] = edge[q], nbr[q], ets[q]
+            link_same_neighbour(key, k, s, edge, nbr, ets, ns_edge, ns_nbr, ns_ts, prev_same)
+
+
+@numba.njit(cache=True, nogil=True)
+def link_same_neighbour(key, k, s, edge, nbr, ets, ns_edge, ns_nbr, ns_ts, prev_same):
+    """Write the neighbour-sorted view and the `prev_same` links of the segment at `s` (k entries)
+    from its sorted (neighbour << 32 | offset) keys: within a run of one neighbour the offsets
+    rise with time, so each entry's predecessor in the run is its previous edge to that neighbour."""
+    for i in range(k):
+        q = s + (key[i] & 0xFFFFFFFF)
+        ns_edge[s + i], ns_nbr[s + i], ns_ts[s + i] = edge[q], nbr[q], ets[q]
+        same = i > 0 and (key[i] >> 32) == (key[i - 1] >> 32)
+        prev_same[q] = s + (key[i - 1] & 0xFFFFFFFF) if same else -1
 
 
 @dataclass
@@ -186,6 +202,8 @@ class Adjacency:
     ns_edge: np.ndarray  # int64[m]  edge numbers, (neighbour, time) order within a vertex
     ns_nbr: np.ndarray   # int32[m]
     ns_ts: np.ndarray    # int64[m]
+    prev_same: np.ndarray  # int32[m]  per time-view position: the position of the previous edge
+    #                        between the same two accounts, -1 for the first (paths' parallel-edge test)
 
     def degree(self) -> np.ndarray:
         return np.diff(self.ptr)
@@ -195,8 +213,9 @@ def _adjacency(owner: np.ndarray, other: np.ndarray, ts: np.ndarray, n: int) -> 
     m = owner.shape[0]  # arrays allocated by NumPy, for huge pages (see from_arrays)
     adj = Adjacency(ptr=np.empty(n + 1, np.int64), edge=np.empty(m, np.int64), nbr=np.empty(m, np.int32),
                     ts=np.empty(m, np.int64), ns_edge=np.empty(m, np.int64), ns_nbr=np.empty(m, np.int32),
-                    ns_ts=np.empty(m, np.int64))
-    _build_direction(owner, other, ts, adj.ptr, adj.edge, adj.nbr, adj.ts, adj.ns_edge, adj.ns_nbr, adj.ns_ts)
+                    ns_ts=np.empty(m, np.int64), prev_same=np.empty(m, np.int32))
+    _build_direction(owner, other, ts, adj.ptr, adj.edge, adj.nbr, adj.ts, adj.ns_edge, adj.ns_nbr, adj.ns_ts,
+                     adj.prev_same)
     return adj
 
 

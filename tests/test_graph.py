@@ -44,6 +44,10 @@ def test_layout_invariants(g):
             pairs = list(zip(adj.ns_nbr[lo:hi].tolist(), ns.tolist()))
             assert pairs == sorted(pairs)  # (neighbour, time) order
             assert (adj.ns_ts[lo:hi] == graph.ts[ns]).all()
+            # same-neighbour links: the previous position with the same neighbour, by brute force
+            for p in range(lo, hi):
+                earlier = [q for q in range(lo, p) if adj.nbr[q] == adj.nbr[p]]
+                assert adj.prev_same[p] == (earlier[-1] if earlier else -1)
     restored = graph.to_input_order(np.arange(m))
     assert (graph.row[restored] == np.arange(m)).all()
 
@@ -75,6 +79,17 @@ def _sorted_reference(src, dst, ts, columns):
         by_nbr = np.lexsort((edges, other, owner))
         views[name] = (by_time, other[by_time], by_nbr, other[by_nbr])
     return order, {name: column[order] for name, column in columns.items()}, views
+
+
+def _previous_same_neighbour(ptr, nbr):
+    """prev_same the plain way: per vertex, remember the last position seen for each neighbour."""
+    prev = np.full(len(nbr), -1, np.int64)
+    for v in range(len(ptr) - 1):
+        last = {}
+        for p in range(ptr[v], ptr[v + 1]):
+            prev[p] = last.get(int(nbr[p]), -1)
+            last[int(nbr[p])] = p
+    return prev
 
 
 @pytest.mark.parametrize("minutes", [True, False])
@@ -109,5 +124,6 @@ def test_large_graph_matches_plain_sorts(minutes):
         assert (adj.edge == by_time).all() and (adj.nbr == nbr).all() and (adj.ts == graph.ts[by_time]).all()
         assert (adj.ns_edge == by_nbr).all() and (adj.ns_nbr == ns_nbr).all()
         assert (adj.ns_ts == graph.ts[by_nbr]).all()
+        assert (adj.prev_same == _previous_same_neighbour(adj.ptr, adj.nbr)).all()
         owner = graph.src if name == "out" else graph.dst
         assert (adj.ptr == np.concatenate([[0], np.cumsum(np.bincount(owner, minlength=n))])).all()

@@ -31,7 +31,7 @@ _GRAPH_C_TYPES = (
     "const int*", "const int*", "const long long*", "const double*", "const double*", "const signed char*",
     "const signed char*", "const signed char*", "const int*",
     *("const long long*", "const long long*", "const int*", "const long long*", "const long long*", "const int*",
-      "const long long*") * 2,
+      "const long long*", "const int*") * 2,
 )
 # (name, C type) of every kernel parameter, in order.
 PARAMS = (

@@ -22,7 +22,7 @@ from __future__ import annotations
 import numba
 import numpy as np
 
-from ..graph import TemporalGraph, _build_direction
+from ..graph import TemporalGraph, _build_direction, link_same_neighbour
 from ..ir import nodes as I
 from ..kernel_results import WorkReport, column_positions, program_indices, report, settle_overflow
 from ..runtime import DEFAULT_MAX_WORK
@@ -32,19 +32,18 @@ HIDDEN = np.iinfo(np.int64).min // 4   # a timestamp before every window: an edg
 
 
 @numba.njit(cache=True, nogil=True)
-def _sort_by_neighbour(edge, nbr, ts, lo, hi, ns_edge, ns_nbr, ns_ts, key):
-    """Fill ns_*[lo:hi] with the time view's entries ordered by (neighbour, edge number)."""
+def _sort_by_neighbour(edge, nbr, ts, lo, hi, ns_edge, ns_nbr, ns_ts, prev_same, key):
+    """Fill ns_*[lo:hi] with the time view's entries ordered by (neighbour, edge number), and
+    their same-neighbour links."""
     k = hi - lo
     for i in range(k):
         key[i] = (np.int64(nbr[lo + i]) << 32) | i
     key[:k].sort()
-    for i in range(k):
-        q = lo + (key[i] & 0xFFFFFFFF)
-        ns_edge[lo + i], ns_nbr[lo + i], ns_ts[lo + i] = edge[q], nbr[q], ts[q]
+    link_same_neighbour(key, k, lo, edge, nbr, ts, ns_edge, ns_nbr, ns_ts, prev_same)
 
 
 @numba.njit(cache=True, nogil=True)
-def _append_blocks(ptr, edge, nbr, ets, ns_edge, ns_nbr, ns_ts, used, owner, other, ts, first, front):
+def _append_blocks(ptr, edge, nbr, ets, ns_edge, ns_nbr, ns_ts, prev_same, used, owner, other, ts, first, front):
     """Write a new block for every account owning a batch edge (doubled ids in `owner`): its edges
     numbered >= `front`, then the batch's edges (numbers first..) it owns. Returns the arena's new
     end, or -1 when the arena is too small (nothing written then)."""
@@ -87,7 +86,7 @@ def _append_blocks(ptr, edge, nbr, ets, ns_edge, ns_nbr, ns_ts, used, owner, oth
             used += 1
         if used - start > key.shape[0]:
             key = np.empty(2 * (used - start), np.int64)
-        _sort_by_neighbour(edge, nbr, ets, start, used, ns_edge, ns_nbr, ns_ts, key)
+        _sort_by_neighbour(edge, nbr, ets, start, used, ns_edge, ns_nbr, ns_ts, prev_same, key)
         ptr[v], ptr[v + 1] = start, used
     return used
 
@@ -223,7 +222,7 @@ class StreamGraph:
         self.m, self.front = live, 0
         self.arena, self.ptr, self.used = {}, {}, {}
         for d, owner, other in (("out", self.src, self.dst), ("in", self.dst, self.src)):
-            views = [np.zeros(cap, t) for t in (np.int64, np.int32, np.int64) * 2]
+            views = [np.zeros(cap, t) for t in (np.int64, np.int32, np.int64) * 2 + (np.int32,)]   # graph.Adjacency's
             ptr = np.zeros(accounts + 1, np.int64)
             _build_direction(owner[:live] // 2, other[:live], self.ts[:live], ptr, *[v[:live] for v in views])
             self.arena[d], self.used[d] = views, live
@@ -295,7 +294,7 @@ class StreamGraph:
         if until <= self.hidden:
             return
         for d, owner, other in (("out", self.src, self.dst), ("in", self.dst, self.src)):
-            _hide(self.ptr[d], *self.arena[d], owner, other, self.hidden, until)
+            _hide(self.ptr[d], *self.arena[d][:6], owner, other, self.hidden, until)
         self.ts[self.hidden:until] = HIDDEN
         self.hidden = until
 

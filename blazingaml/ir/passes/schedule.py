@@ -8,10 +8,17 @@ from .. import nodes as I
 from .cost import trigger_work
 
 
+BLOCK = 1024             # triggers per scheduling block, at most
+BLOCKS_PER_THREAD = 16   # at least, so that dealing them out can even the threads' work
+
+
 def trigger_order(graph, kernel: I.Kernel, threads: int | None = None) -> np.ndarray:
-    """Trigger edges sorted by estimated work (hubs first), dealt round-robin to the threads'
-    contiguous chunks, so each thread gets a similar mix of heavy and light triggers. Kernels
-    without nested loops or paths keep time order."""
+    """Trigger edges in blocks of consecutive edges, the blocks sorted by estimated work (heaviest
+    first) and dealt round-robin to the threads' contiguous chunks, each thread's blocks back in
+    time order: the threads get similar mixes of heavy and light work, and consecutive triggers
+    stay neighbours in time (their endpoints' windows and the per-edge arrays stay in cache; one
+    thread ran the cycle kernels 25% slower on triggers sorted one by one). Kernels without
+    nested loops or paths keep time order."""
     import numba
 
     t = threads or numba.get_num_threads()
@@ -23,8 +30,11 @@ def trigger_order(graph, kernel: I.Kernel, threads: int | None = None) -> np.nda
     work = np.zeros(m)
     for p in kernel.programs:
         work += trigger_work(graph, p)
-    heavy_first = np.argsort(-work, kind="stable").astype(np.int64)
-    return np.concatenate([heavy_first[r::t] for r in range(t)])
+    block = min(BLOCK, -(-m // (t * BLOCKS_PER_THREAD)))
+    block_work = np.add.reduceat(work, np.arange(0, m, block))
+    thread_of = np.empty(len(block_work), np.int64)
+    thread_of[np.argsort(-block_work, kind="stable")] = np.arange(len(block_work)) % t
+    return np.argsort(thread_of[np.arange(m) // block], kind="stable").astype(np.int64)
 
 
 def hub_split(graph, kernel: I.Kernel, lanes: int, threshold: float | None = None) -> tuple[np.ndarray, np.ndarray]:
