@@ -287,7 +287,9 @@ def generate(out_dir: str | os.PathLike, preset: str = "hi-small-like", scale: f
             continue
         rows = position[rec.rows + crime_base]
         rows = rows[rows >= 0]
-        is_real = len(rows) and ledger.raw[rows[0]] >= 0
+        if not len(rows):   # every leg fell after the world's end (possible with tail_days 0): not in this world
+            continue
+        is_real = ledger.raw[rows[0]] >= 0
         rows = np.sort(rows) if not is_real else rows[np.argsort(ledger.raw[rows])]
         attempts_out.append(Attempt(len(attempts_out), rec.typology, rec.qualifier,
                                     text_rows(ledger, pop, rows, raw_lines)))

@@ -17,7 +17,7 @@ import shutil
 from pathlib import Path
 
 from ..io.atomic import atomic_path
-from ..io.patterns_txt import Attempt, parse_patterns, read_patterns, write_patterns
+from ..io.patterns_txt import Attempt, read_patterns, write_patterns
 from ..io.vocab import TIMESTAMP_FORMAT, TYPOLOGIES
 from . import EMBED_SHARE, GeneratedFiles, generate, load_preset
 from .timing import DAY
@@ -101,13 +101,6 @@ def generate_drift(out_dir: str | os.PathLike, embed_patterns: str | os.PathLike
     return joined
 
 
-def _nonempty_blocks(text: str) -> str:
-    """A Patterns.txt without attempts that lost every leg: generate() lists a generated attempt
-    even when all its legs fall after the world's end (tail_days 0 makes that happen here)."""
-    blocks = [b for b in text.split("\n\n") if b.strip()]
-    return "".join(b + "\n\n" for b in blocks if len(b.strip().splitlines()) > 2)
-
-
 def _join(parts: list[GeneratedFiles], out: Path, name: str) -> GeneratedFiles:
     """One world from the periods' files: rows in period order under one header (the key tables
     without repeats), attempts numbered anew."""
@@ -128,8 +121,7 @@ def _join(parts: list[GeneratedFiles], out: Path, name: str) -> GeneratedFiles:
                                 continue
                             seen.add(line)
                         sink.write(line)
-    attempts = [a for part in parts for a in parse_patterns(_nonempty_blocks(part.patterns.read_text()),
-                                                              str(part.patterns))]
+    attempts = [a for part in parts for a in read_patterns(part.patterns)]
     paths["patterns"] = out / f"{name}_Patterns.txt"
     write_patterns(paths["patterns"], [Attempt(i, a.typology, a.qualifier, a.rows) for i, a in enumerate(attempts)])
     return GeneratedFiles(paths["trans"], paths["patterns"], paths["accounts"], paths["placements"],
