@@ -106,7 +106,7 @@ def split_named(compiled, mined: np.ndarray) -> tuple[np.ndarray, np.ndarray | N
     """(counts as FEATURE_DTYPE, named-emit values as float32, the named columns) of a mined matrix. A
     pattern set with named emits is mined into one float32 matrix; kept whole, it would double the memory
     of every count column for the whole of training."""
-    named = [f"{p.name}.{n}" for p in compiled.programs for n in p.named]
+    named = [c for p in compiled.programs for c in p.columns[len(p.bins):]]   # a pattern's bins, then its emits
     if not named:
         return mined, None, frozenset()
     is_named = np.isin(np.array(compiled.columns, object), np.array(named, object))
