@@ -54,19 +54,25 @@ def pattern_table(world: Path, pattern_dirs: list[Path], threads: int) -> dict:
     seconds = time.perf_counter() - t0
     label = table.column("label").to_numpy() == 1
     attempt, typology = attempt_labels(table, accounts, read_patterns(next(world.glob("*_Patterns.txt"))))
+    in_attempt = attempt >= 0
+    n_attempts = int(attempt.max(initial=-1)) + 1
+    attempt_typology = np.full(n_attempts, -1, np.int64)
+    attempt_typology[attempt[in_attempt]] = typology[in_attempt]
     rows = {}
     names = [c.split(".")[0] for c in compiled.columns]
     for name in dict.fromkeys(names):
         fires = (mined[:, [j for j, n in enumerate(names) if n == name]] != 0).any(axis=1)
         fired = int(fires.sum())
+        seen = np.zeros(n_attempts, bool)          # attempts with at least one leg fired on
+        seen[attempt[fires & in_attempt]] = True
         rows[name] = {
             "fired": fired,
             "precision": float(label[fires].mean()) if fired else 0.0,
             "legit_fired_per_million": float(fires[~label].mean() * 1e6),
             "recall": {t: float(fires[typology == k].mean()) for k, t in enumerate(TYPOLOGIES)
                        if (typology == k).any()},
-            "attempt_recall": {t: float(np.mean([fires[attempt == a].any() for a in np.unique(attempt[typology == k])]))
-                               for k, t in enumerate(TYPOLOGIES) if (typology == k).any()},
+            "attempt_recall": {t: float(seen[attempt_typology == k].mean()) for k, t in enumerate(TYPOLOGIES)
+                               if (attempt_typology == k).any()},
         }
     return {"transactions": int(len(label)), "laundering_rate": float(label.mean()),
             "mining_seconds": round(seconds, 1), "patterns": rows}
