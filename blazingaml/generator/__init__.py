@@ -29,7 +29,7 @@ from ..io.patterns_txt import Attempt, read_patterns, write_patterns
 from ..io.vocab import CURRENCIES, PAYMENT_FORMATS, TIMESTAMP_FORMAT, TYPOLOGIES
 from .crime import CRIME, CRIME_SOURCES, CrimePlanner
 from .economy import economy
-from .ledger import INTEGRATION, LAYERING, Ledger, Placements, label_transactions
+from .ledger import LAYERING, Ledger, Placements, label_transactions
 from .population import BITCOIN, RATE_PER_USD, accounts_for_new_keys, make_population
 from .timing import DAY, Calendar
 from .writer import text_rows, write_accounts, write_controlled, write_placements, write_trans, written_amounts
@@ -257,12 +257,11 @@ def generate(out_dir: str | os.PathLike, preset: str = "hi-small-like", scale: f
     replay = np.lexsort((np.arange(len(ledger)), ledger.ts))
     # Owners who keep the scheme's money apart pay their own ordinary spending from their own funds (ledger.py).
     apart = plan.kept_apart(rng, len(pop), crime_cfg["comingled_share"])
-    own_funds = (ledger.flow != LAYERING) & (ledger.flow != INTEGRATION) & apart[ledger.src]
     n_cases = len(plan.case_accounts)
 
     def labels(active: np.ndarray) -> np.ndarray:
         return label_transactions(ledger, replay, plan.controlled(len(pop), active), plan.placements,
-                                  plan.placement_case, case, active, own_funds)
+                                  plan.placement_case, case, active, apart)
 
     active = select_cases(labels, ledger.flow == LAYERING, n_cases, plan.embedded_cases, target,
                           1 - cfg["pattern_share"])

@@ -9,7 +9,7 @@ dirty balance (US dollars) for each account under criminal control:
   takes its amount from the dirty balance first ("dirty first": co-mingled funds carry the tag), except
   a payment across currencies, which is paid from clean funds (none of the 72k real cross-currency rows of
   HI-Small is laundering), and the owner's own spending from an account whose dirty money is kept apart
-  (`own_funds`: such an owner pays ordinary bills from their own money; the dirty money leaves that
+  (`kept_apart`: such an owner pays ordinary bills from their own money; the dirty money leaves that
   account only through the scheme's payments, pattern legs and integration);
 * a pattern leg is laundering by definition (it is a step of a laundering attempt), whatever the
   balance; it too takes what it can from the dirty balance;
@@ -96,16 +96,17 @@ class Placements:
 
 def label_transactions(ledger: Ledger, order: np.ndarray, controlled: np.ndarray, placements: Placements,
                        placement_case: np.ndarray, row_case: np.ndarray, active: np.ndarray,
-                       own_funds: np.ndarray | None = None) -> np.ndarray:
+                       kept_apart: np.ndarray | None = None) -> np.ndarray:
     """Laundering labels (int8) of `ledger` rows, replayed in `order` (the time order of the written file),
     counting only the crime cases marked in `active`: rows and placements of other cases are left out
     (`row_case` is -1 for ordinary rows). Placements at a timestamp are applied before the transactions
-    of that timestamp. Rows marked in `own_funds` are paid from the payer's own money (never laundering)."""
+    of that timestamp. On the accounts marked in `kept_apart` (per account), everything but pattern legs and
+    integration is the owner's own spending, paid from the owner's own money (never laundering)."""
     p_order = np.argsort(placements.ts, kind="stable")
     label = np.zeros(len(ledger), np.int8)
-    if own_funds is None:
-        own_funds = np.zeros(len(ledger), bool)
-    clean_paid = (ledger.pay_currency != ledger.recv_currency) | own_funds   # paid from clean money
+    clean_paid = ledger.pay_currency != ledger.recv_currency     # paid from clean money
+    if kept_apart is not None:
+        clean_paid |= kept_apart[ledger.src] & (ledger.flow != LAYERING) & (ledger.flow != INTEGRATION)
     _replay(order.astype(np.int64), ledger.src, ledger.dst, ledger.ts, ledger.usd, ledger.flow == LAYERING,
             clean_paid, row_case, active, controlled, placements.account[p_order], placements.ts[p_order],
             placements.usd[p_order], placement_case[p_order], label)
