@@ -127,6 +127,18 @@ class Tally:
     notes: list = field(default_factory=list)
 
 
+def freeze(proc: subprocess.Popen) -> bool:
+    """SIGSTOP the command's process group, so that what it has on disk cannot change before the
+    kill; False when it had already exited."""
+    if proc.poll() is not None:
+        return False
+    try:
+        os.killpg(proc.pid, signal.SIGSTOP)
+    except ProcessLookupError:
+        return False
+    return True
+
+
 def kill_trial(cmd: Command, ref: Reference, rng: random.Random, over_previous: bool, at_write: bool,
                tally: Tally) -> None:
     clear(cmd)
@@ -136,15 +148,22 @@ def kill_trial(cmd: Command, ref: Reference, rng: random.Random, over_previous: 
     proc = subprocess.Popen(cmd.argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                             start_new_session=True)
     if at_write:   # some commands write for milliseconds only: watch closely, kill soon
-        while proc.poll() is None and not temporaries(cmd.out):
-            time.sleep(0.0005)
-        time.sleep(rng.uniform(0, 0.01))
+        delay = rng.uniform(0, 0.01)
+        while proc.poll() is None:
+            while proc.poll() is None and not temporaries(cmd.out):
+                time.sleep(0.0005)
+            time.sleep(delay)
+            if freeze(proc) and temporaries(cmd.out):
+                break
+            if proc.poll() is None:   # renamed into place before the freeze: on to the next one, sooner
+                os.killpg(proc.pid, signal.SIGCONT)
+            delay /= 4
     else:
         deadline = time.perf_counter() + rng.uniform(0, ref.seconds)
         while proc.poll() is None and time.perf_counter() < deadline:
             time.sleep(0.001)
-    if proc.poll() is None:
-        writing = bool(temporaries(cmd.out))
+    if freeze(proc):
+        writing = bool(temporaries(cmd.out))   # the process is stopped: what is on disk stays put
         os.killpg(proc.pid, signal.SIGKILL)
         proc.wait()
         tally.kill_points += 1
