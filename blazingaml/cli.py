@@ -83,6 +83,7 @@ def duration_or_off(text: str) -> int | None:
 # --------------------------------------------------------------------------- info
 def cmd_info(args) -> int:
     from .graph import TemporalGraph
+    from .io.columns import column_numpy
     from .io.transactions import load_transactions
 
     table, accounts = load_transactions(args.input)
@@ -91,7 +92,7 @@ def cmd_info(args) -> int:
     summary = graph.summary()
     summary["graph_build_seconds"] = round(time.perf_counter() - t0, 3)
     if "label" in table.column_names:
-        summary["laundering"] = int(table.column("label").to_numpy().sum())
+        summary["laundering"] = int(column_numpy(table.column("label")).sum())
     print(json.dumps(summary, indent=2))
     return 0
 

@@ -9,6 +9,7 @@ import numpy as np
 import pyarrow as pa
 
 from .graph import TemporalGraph
+from .io.columns import arrow_column
 from .kernel_results import WorkReport
 from .runtime import DEFAULT_MAX_WORK, compile_patterns, mine_graph
 
@@ -109,9 +110,9 @@ class MiningRun:
         columns = [self.table.column("tx_id").slice(first, last - first).combine_chunks()]
         # counts stay int32 columns when named emits make the matrix float32 (exact up to count_cap)
         real = self.real_columns
-        columns += [pa.array(np.asarray(values[:, j], np.float32 if name in real else np.int32))
+        columns += [arrow_column(np.asarray(values[:, j], np.float32 if name in real else np.int32))
                     for j, name in enumerate(self.compiled.columns)]
-        columns += [pa.array(self.work.flags(name, self.graph.m)[first:last]) for name in self.compiled.work_limited]
+        columns += [arrow_column(self.work.flags(name, self.graph.m)[first:last]) for name in self.compiled.work_limited]
         return pa.Table.from_arrays(columns, schema=self.schema)
 
 

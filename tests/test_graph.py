@@ -127,3 +127,46 @@ def test_large_graph_matches_plain_sorts(minutes):
         assert (adj.prev_same == _previous_same_neighbour(adj.ptr, adj.nbr)).all()
         owner = graph.src if name == "out" else graph.dst
         assert (adj.ptr == np.concatenate([[0], np.cumsum(np.bincount(owner, minlength=n))])).all()
+
+
+@settings(max_examples=120, deadline=None)
+@given(multigraphs(max_nodes=20, max_edges=120), st.booleans())
+def test_numpy_and_numba_builds_are_identical(g, shuffled_ids):
+    """Small graphs are laid out by NumPy sorts, large ones by the Numba kernels: both give the
+    same arrays, byte for byte (ties, self-loops, parallel edges, tx_ids out of input order)."""
+    from blazingaml.graph import _layout_numba, _layout_numpy
+
+    n, src, dst, ts = g
+    m = len(src)
+    rng = np.random.default_rng(m)
+    tx_id = rng.permutation(m).astype(np.int64) if shuffled_ids else np.arange(m, dtype=np.int64)
+    ts = 1_662_000_000 - 1_662_000_000 % 60 + 60 * ts   # whole minutes: the Numba minute sort applies
+    columns = (rng.random(m), rng.random(m), rng.integers(0, 15, m).astype(np.int8),
+               rng.integers(0, 15, m).astype(np.int8), rng.integers(0, 7, m).astype(np.int8))
+    a, b = _layout_numpy(src, dst, ts, tx_id, n, columns), _layout_numba(src, dst, ts, tx_id, n, columns)
+    assert a[0].dtype == b[0].dtype and (a[0] == b[0]).all()
+    for x, y in zip(a[1], b[1]):
+        assert x.dtype == y.dtype and (x == y).all()
+    for adj_a, adj_b in zip(a[2:], b[2:]):
+        for name in ("ptr", "edge", "nbr", "ts", "ns_edge", "ns_nbr", "ns_ts", "prev_same"):
+            x, y = getattr(adj_a, name), getattr(adj_b, name)
+            assert x.dtype == y.dtype and (x == y).all(), name
+
+
+def test_small_graphs_do_not_start_numba():
+    """A graph under NUMPY_BUILD_EDGES edges is built without importing Numba (its start-up is
+    the fixed cost of `info` on a short file); one at the bound uses the Numba kernels."""
+    import subprocess
+    import sys
+
+    probe = """
+import sys, numpy as np
+from blazingaml.graph import NUMPY_BUILD_EDGES, TemporalGraph
+m = NUMPY_BUILD_EDGES - 1 + int(sys.argv[1])
+rng = np.random.default_rng(0)
+TemporalGraph.from_arrays(rng.integers(0, 99, m), rng.integers(0, 99, m), 60 * rng.integers(0, 999, m))
+print("numba" in sys.modules)
+"""
+    seen = [subprocess.run([sys.executable, "-c", probe, str(extra)], capture_output=True, text=True, check=True)
+            .stdout.strip() for extra in (0, 1)]
+    assert seen == ["False", "True"]

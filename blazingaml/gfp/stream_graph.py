@@ -22,7 +22,8 @@ from __future__ import annotations
 import numba
 import numpy as np
 
-from ..graph import TemporalGraph, _build_direction, link_same_neighbour
+from ..graph import TemporalGraph
+from ..graph_build import _build_direction, link_same_neighbour
 from ..ir import nodes as I
 from ..kernel_results import WorkReport, column_positions, program_indices, report, settle_overflow
 from ..runtime import DEFAULT_MAX_WORK

@@ -28,8 +28,6 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 from ..errors import BadRowError, SchemaError
-from . import fastcsv
-from .accounts import AccountIndex
 from .atomic import atomic_files, atomic_path
 from .row_order import DEFAULT_MAX_DISORDER, RowOrder, describe_gap
 from .vocab import CURRENCIES, PAYMENT_FORMATS, TIMESTAMP_FORMAT, TRANS_HEADER
@@ -227,6 +225,7 @@ def _fast_timestamps(col) -> pa.Array | None:
         return None
     raw = np.frombuffer(arr.buffers()[2], dtype=np.uint8, count=16 * n, offset=int(offsets[0]))
     out = np.empty(n, np.int64)
+    from . import fastcsv  # Numba: imported when a CSV is parsed, not by every command
     return pa.array(out) if fastcsv.parse_timestamps(raw, n, out) else None
 
 
@@ -237,6 +236,8 @@ def _parse_clean_block(table: pa.Table, ts, has_label: bool) -> dict | None:
     for name in ("from_bank", "from_account", "to_bank", "to_account"):
         if table[name].null_count or pc.min(pc.utf8_length(table[name])).as_py() == 0:
             return None
+    from . import fastcsv
+
     parsed = {"ts": ts}
     for name in ("amount_received", "amount_paid"):
         try:
@@ -279,6 +280,8 @@ class TransactionReader:
         header, self.ncols = _read_header(self.path)
         self.header_bytes = len(header)
         self.has_labels = self.ncols == 11
+        from .accounts import AccountIndex  # Numba: imported when a CSV is parsed
+
         self.accounts = AccountIndex()
         self.order = RowOrder(max_disorder)
         self.rejected: list[tuple[int, str, str]] = []
@@ -366,6 +369,8 @@ class TransactionReader:
         """The one-pass fast path over a block (see `fastcsv`); None when it needs the full parser."""
         if not self.fast_path:
             return None
+        from . import fastcsv
+
         rows, ok, ts, keys, amount_received, amount_paid, codes = fastcsv.scan_block(
             block, self.has_labels, fastcsv.CURRENCY_BYTES, fastcsv.CURRENCY_OFFSETS, fastcsv.FORMAT_BYTES,
             fastcsv.FORMAT_OFFSETS)
