@@ -142,11 +142,15 @@ def snapml_features(d: dict, batch: int, config: dict = SNAPML_PAPER_CONFIG) -> 
                                               d["ts"][order], d["amount_received"][order]]).astype(np.float64))
     gfp = GraphFeaturePreprocessor()
     gfp.set_params(config)
-    t0 = time.perf_counter()
-    out = np.concatenate([gfp.transform(X[i:i + batch])[:, X.shape[1]:] for i in range(0, len(X), batch)])
-    seconds = time.perf_counter() - t0
-    back = np.empty_like(out)
-    back[order] = out
+    back = None  # features in file order, filled batch by batch (one copy of the matrix in memory)
+    seconds = 0.0
+    for i in range(0, len(X), batch):
+        t0 = time.perf_counter()
+        out = gfp.transform(X[i:i + batch])
+        seconds += time.perf_counter() - t0
+        if back is None:
+            back = np.empty((len(X), out.shape[1] - X.shape[1]), out.dtype)
+        back[order[i:i + batch]] = out[:, X.shape[1]:]
     return back, seconds
 
 
