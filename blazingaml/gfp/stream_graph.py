@@ -27,6 +27,7 @@ from ..graph_build import _build_direction, link_same_neighbour
 from ..ir import nodes as I
 from ..kernel_results import WorkReport, column_positions, program_indices, report, settle_overflow
 from ..runtime import DEFAULT_MAX_WORK
+from . import hash_table
 
 TRIGGERS_PER_THREAD = 1024
 HIDDEN = np.iinfo(np.int64).min // 4   # a timestamp before every window: an edge the max_edges bound evicted
@@ -137,13 +138,14 @@ def _sliding(ptr, edge, nbr, ts, owners, triggers, window, inclusive, distinct, 
 
 
 @numba.njit(cache=True, nogil=True)
-def _number(table, ids, out):
-    for i in range(ids.shape[0]):
-        k = table.get(ids[i], -1)
-        if k < 0:
-            k = len(table)
-            table[ids[i]] = k
-        out[i] = k
+def _number(table, bits, out, known):
+    """Dense numbers of `bits` (account ids' float64 bits) into `out`, new ids numbered from `known`
+    on; returns how many ids the table then holds."""
+    for i in range(bits.shape[0]):
+        out[i] = hash_table.get_or_add(table, bits[i], known)
+        if out[i] == known:
+            known += 1
+    return known
 
 
 # Kernel arguments for window aggregates and named emits, which the GFP graph patterns do not have.
@@ -151,19 +153,17 @@ NO_AGGREGATES = np.zeros((1, 1))
 
 
 class AccountNumbers:
-    """Dense numbers 0, 1, ... for account ids (any float64 values), in order of first appearance."""
+    """Dense numbers 0, 1, ... for account ids (any finite float64 values), in order of first appearance."""
 
     def __init__(self):
-        from numba import types
-        from numba.typed import Dict
-
-        self.table = Dict.empty(key_type=types.float64, value_type=types.int64)
+        self.table, self.known = hash_table.empty(), 0
 
     def number(self, ids: np.ndarray) -> np.ndarray:
         """Dense numbers of `ids` (any shape), new ids numbered as they come."""
-        flat = np.ascontiguousarray(ids, np.float64).ravel()
+        flat = np.ascontiguousarray(ids, np.float64).ravel() + 0.0   # -0.0 is 0.0's account
         out = np.empty(flat.shape[0], np.int64)
-        _number(self.table, flat, out)
+        self.table = hash_table.with_room(self.table, self.known + flat.shape[0])
+        self.known = _number(self.table, flat.view(np.int64), out, self.known)
         return out.reshape(np.shape(ids))
 
 
