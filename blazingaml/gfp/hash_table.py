@@ -93,9 +93,12 @@ def empty(keys: int = 0) -> np.ndarray:
 
 
 def with_room(table: np.ndarray, keys: int) -> np.ndarray:
-    """`table`, or a copy twice as large or more, with room for `keys` keys at load 1/2."""
-    if 2 * keys <= table.shape[0]:
+    """`table`, or a copy with room for `keys` keys at load 1/2: at least twice as large when it
+    grows (amortised O(1) per key), and smaller when `keys` needs under an eighth of it (a large
+    batch once, such as `fit` on a long history, does not leave every later probe a cache miss)."""
+    cap = table.shape[0]
+    if 2 * keys <= cap and (8 * keys >= cap or cap == 64):
         return table
-    new = empty(max(keys, table.shape[0]))
+    new = empty(max(keys, cap) if 2 * keys > cap else keys)
     _rehash(table, new)
     return new
