@@ -39,7 +39,7 @@ import numpy as np
 from ..dsl import ast as A
 from ..errors import BlazingError
 from . import vertex_stats as vs
-from .stream_graph import AccountNumbers, StreamGraph
+from .stream_graph import AccountNumbers, StreamGraph, widen
 
 BINS_2_30 = list(range(2, 31))
 DEFAULT_PARAMS = {
@@ -188,7 +188,8 @@ class GraphFeaturePreprocessor:
                 statistics()
             if self._graph is not None and len(batch):
                 first = self._graph.append(accounts[:, 0], accounts[:, 1], batch[:, 2])
-                out[:, x.shape[1]:x.shape[1] + patterns] = self._graph.mine(first, x[:, 0], threads - (beside is not None))
+                counts = self._graph.mine(first, x[:, 0], threads - (beside is not None))
+                widen(counts, out[:, x.shape[1]:x.shape[1] + patterns])
         finally:
             if beside is not None:
                 beside.result()
