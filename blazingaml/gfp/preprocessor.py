@@ -74,6 +74,10 @@ PATTERNS = {
 }
 GFP_PATTERNS = Path(__file__).resolve().parents[2] / "patterns" / "gfp"
 _SAVED_ARRAYS = ("params", "log", "stats_front")
+# Below this many rows, handing the statistics to the worker thread costs more than running them
+# beside the graph saves (measured at batch 128 on 2 busy cores: 6.1 vs 5.1 CPU-us per edge, and
+# slower wall-clock too; equal at 512 and above; bench/RESULTS.md).
+STATISTICS_BESIDE = 512
 
 
 class GraphFeaturePreprocessor:
@@ -179,10 +183,13 @@ class GraphFeaturePreprocessor:
             self._stats.append(batch, accounts, out=out[:, x.shape[1] + patterns:])
 
         threads = max(1, int(self.params["num_threads"]))
-        # With 2 threads or more, the statistics run on a thread of their own beside the graph's
-        # append and kernels (both release the GIL); a thread that waits sleeps, so a busy machine
-        # loses no CPU to spinning. The kernels get the other threads.
-        beside = _statistics_thread().submit(statistics) if threads > 1 and self._graph is not None else None
+        # With 2 threads or more and a batch of STATISTICS_BESIDE rows or more, the statistics run
+        # on a thread of their own beside the graph's append and kernels (both release the GIL); a
+        # thread that waits sleeps, so a busy machine loses no CPU to spinning. The kernels get
+        # the other threads.
+        beside = None
+        if threads > 1 and self._graph is not None and len(x) >= STATISTICS_BESIDE:
+            beside = _statistics_thread().submit(statistics)
         try:
             if beside is None:
                 statistics()
