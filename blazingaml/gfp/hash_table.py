@@ -22,7 +22,7 @@ def _home(key, mask):
     return np.int64((h ^ (h >> np.uint64(32))) & np.uint64(mask))
 
 
-@numba.njit(cache=True, nogil=True)
+@numba.njit(cache=True, nogil=True, inline="always")
 def find(table, key):
     """Position of `key`, or of the free entry where it would go."""
     mask = table.shape[0] - 1
@@ -32,7 +32,7 @@ def find(table, key):
     return i
 
 
-@numba.njit(cache=True, nogil=True)
+@numba.njit(cache=True, nogil=True, inline="always")
 def get_or_add(table, key, value):
     """The value of `key`; a missing key is added with `value`, which is returned."""
     i = find(table, key)
@@ -41,7 +41,7 @@ def get_or_add(table, key, value):
     return table[i, 1]
 
 
-@numba.njit(cache=True, nogil=True)
+@numba.njit(cache=True, nogil=True, inline="always")
 def increment(table, key):
     """Add 1 to the value of `key` (0 when missing); the value before."""
     i = find(table, key)
@@ -51,7 +51,7 @@ def increment(table, key):
     return table[i, 1] - 1
 
 
-@numba.njit(cache=True, nogil=True)
+@numba.njit(cache=True, nogil=True, inline="always")
 def decrement(table, key):
     """Subtract 1 from the value of `key` (present), removing it at 0; the value after."""
     mask = table.shape[0] - 1

@@ -34,7 +34,7 @@ HIDDEN = np.iinfo(np.int64).min // 4   # a timestamp before every window: an edg
 SMALL_BLOCK = 16
 
 
-@numba.njit(cache=True, nogil=True)
+@numba.njit(cache=True, nogil=True, inline="always")
 def _sort_by_neighbour(edge, nbr, ts, lo, hi, ns_edge, ns_nbr, ns_ts, prev_same, key):
     """Fill ns_*[lo:hi] with the time view's entries ordered by (neighbour, edge number), and
     their same-neighbour links."""

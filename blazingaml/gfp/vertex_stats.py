@@ -69,7 +69,7 @@ def _at(col):
     return FLOATS + RECORD_PER_COLUMN * col
 
 
-@numba.njit(cache=True, nogil=True)
+@numba.njit(cache=True, nogil=True, inline="always")
 def _reanchor(fr, vals, nxt, d, head, n, slot):
     """Recompute one slot's shifted power sums over its n edges from `head` on (links `nxt[:, d]`),
     anchored at their mean."""
@@ -101,7 +101,7 @@ def _reanchor(fr, vals, nxt, d, head, n, slot):
         fr[slot, at + PEAK4] = s4
 
 
-@numba.njit(cache=True, nogil=True)
+@numba.njit(cache=True, nogil=True, inline="always")
 def _add(fr, vals, j, slot, sign):
     for col in range(vals.shape[1]):
         at = _at(col)
@@ -115,7 +115,7 @@ def _add(fr, vals, j, slot, sign):
         fr[slot, at + PEAK4] = max(fr[slot, at + PEAK4], fr[slot, at + S4])
 
 
-@numba.njit(cache=True, nogil=True)
+@numba.njit(cache=True, nogil=True, inline="always")
 def _losing_digits(fr, ncols, slot, n):
     """Whether the slot's shifted sums should be recomputed: the mean has moved more than DRIFT
     standard deviations from the anchor (m4 = s4 - 4 d s3 + ... would cancel), or removals have
@@ -133,7 +133,7 @@ def _losing_digits(fr, ncols, slot, n):
     return False
 
 
-@numba.njit(cache=True, nogil=True)
+@numba.njit(cache=True, nogil=True, inline="always")
 def _block(out, vals, nxt, d, rec, fr, slot, order_stats, min_relative_var):
     """Write one (account, direction) block into `out` (zeros): the slot's GCOUNT graph-live edges
     from GHEAD on, the last MCOUNT of them also in the moments window."""
@@ -171,7 +171,7 @@ def _block(out, vals, nxt, d, rec, fr, slot, order_stats, min_relative_var):
             out[base + MEDIAN] = np.median(scratch)
 
 
-@numba.njit(cache=True, nogil=True)
+@numba.njit(cache=True, nogil=True, inline="always")
 def _leave(j, acct, vals, nxt, rec, fr, pairs, graph, moments):
     """Edge j (the oldest of its slots) leaves the graph window and/or the moments window."""
     for d in range(2):
