@@ -5,8 +5,9 @@ methods, same input layout (`[edge id, source id, target id, timestamp, raw feat
 column order (the input, then fan-in, fan-out, degree-in, degree-out, scatter-gather, temporal-cycle and
 lc-cycle histograms, then vertex statistics). The graph patterns are `patterns/gfp` compiled with the
 params' windows and bins, mined on an appendable graph (`blazingaml.gfp.stream_graph`) for the batch's
-edges only; vertex statistics are kept up to date edge by edge (`blazingaml.gfp.vertex_stats`). A
-`transform` costs O(batch) plus the window degree of the accounts the batch touches, not O(window).
+edges only; vertex statistics are kept up to date edge by edge (`blazingaml.gfp.vertex_stats`), on a
+worker thread beside the graph's work when `num_threads` allows (docs/gfp.md "Cost"). A `transform`
+costs O(batch) plus the window degree of the accounts the batch touches, not O(window).
 
 Where it differs from snapml, on purpose:
 - Results are snapml's one-edge-at-a-time results whatever the batch size. snapml's own batched
