@@ -255,17 +255,21 @@ class GraphFeaturePreprocessor:
         return gfp
 
 
-_STATISTICS_THREAD: list = []
+_STATISTICS_THREAD: dict = {}   # process id -> its executor
 
 
 def _statistics_thread():
-    """The one worker thread (created on first use, shared) that computes vertex statistics beside
-    the pattern graph's work."""
+    """The one worker thread of this process (created on first use, shared) that computes vertex
+    statistics beside the pattern graph's work. Per process id: a child forked after the parent
+    started its thread has the executor but not the thread, and would wait for it forever."""
+    import os
     from concurrent.futures import ThreadPoolExecutor
 
-    if not _STATISTICS_THREAD:
-        _STATISTICS_THREAD.append(ThreadPoolExecutor(1, thread_name_prefix="gfp-statistics"))
-    return _STATISTICS_THREAD[0]
+    pid = os.getpid()
+    if pid not in _STATISTICS_THREAD:
+        _STATISTICS_THREAD.clear()
+        _STATISTICS_THREAD[pid] = ThreadPoolExecutor(1, thread_name_prefix="gfp-statistics")
+    return _STATISTICS_THREAD[pid]
 
 
 def _whole(params: dict, key: str) -> int:
