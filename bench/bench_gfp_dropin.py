@@ -6,7 +6,9 @@
    and 2,048. One warm-up batch per run (kernel loading) is not timed. Ours and snapml's alternate,
    batch size by batch size, so both see the same machine load. Throughput is given per wall-clock
    second and per CPU second of the process (all its threads): on a shared machine the second
-   depends less on what else runs.
+   depends less on what else runs. Then, ours alone, CPU time per 1,000 edges by part of `transform`
+   (account numbering, graph append, vertex statistics, pattern kernels, the rest: input checks and
+   output), at both batch sizes.
 2. With `--world DIR` (a generated world holding *_Trans.csv): our vertex statistics (paper
    configuration: timestamp and amount, 24 h graph window, 480 h moments window) over every
    transaction, fed in time order in batches of 65,536; the CSV read is timed apart.
@@ -45,6 +47,48 @@ def throughput(cls, x: np.ndarray, batch: int) -> tuple[float, float]:
     for i in range(0, len(rest), batch):
         gfp.transform(rest[i:i + batch])
     return len(rest) / (time.perf_counter() - t0), len(rest) / (time.process_time() - c0)
+
+
+def parts(x: np.ndarray, batch: int) -> dict:
+    """Our `transform`'s CPU time per 1,000 edges, by part: each part's entry point timed where
+    `transform` calls it, in CPU time of the thread that runs it (the statistics run beside the
+    graph); "output" is the rest of the process's CPU time (checks, output, any other thread)."""
+    from blazingaml.gfp import GraphFeaturePreprocessor
+    from blazingaml.gfp.stream_graph import AccountNumbers, StreamGraph
+    from blazingaml.gfp.vertex_stats import VertexStatsStream
+
+    spent = dict.fromkeys(("accounts", "graph append", "vertex statistics", "pattern kernels"), 0.0)
+    originals = [(AccountNumbers, "number", "accounts"), (StreamGraph, "append", "graph append"),
+                 (VertexStatsStream, "append", "vertex statistics"), (StreamGraph, "mine", "pattern kernels")]
+
+    def timed(fn, part):
+        def call(*args, **kwargs):
+            c0 = time.thread_time()
+            try:
+                return fn(*args, **kwargs)
+            finally:
+                spent[part] += time.thread_time() - c0
+        return call
+
+    half = len(x) // 2
+    gfp = GraphFeaturePreprocessor()
+    gfp.set_params(AML_PAPER_PARAMS)
+    gfp.fit(x[:half])
+    gfp.transform(x[half:half + batch])
+    rest = x[half + batch:]
+    saved = [(cls, name, getattr(cls, name)) for cls, name, _ in originals]
+    for cls, name, part in originals:
+        setattr(cls, name, timed(getattr(cls, name), part))
+    try:
+        c0 = time.process_time()
+        for i in range(0, len(rest), batch):
+            gfp.transform(rest[i:i + batch])
+        total = time.process_time() - c0
+    finally:
+        for cls, name, fn in saved:
+            setattr(cls, name, fn)
+    spent["output"] = total - sum(spent.values())
+    return {part: round(1000 * seconds / len(rest) * 1000, 2) for part, seconds in spent.items()}
 
 
 def world_vertex_stats(world: Path, batch: int = 65_536) -> dict:
@@ -96,6 +140,9 @@ def main():
               f"per CPU second: ours {ours_cpu:8.0f}  snapml {theirs_cpu:8.0f}  ratio {ours_cpu / theirs_cpu:5.2f}")
     result = {"machine": machine(), "edges": args.edges, "accounts": args.accounts, "rows": rows,
               "load_average_before": load, "load_average_after": os.getloadavg()}
+    result["cpu_ms_per_1000_edges"] = {batch: parts(x, batch) for batch in (128, 2048)}
+    for batch, spent in result["cpu_ms_per_1000_edges"].items():
+        print(f"batch {batch:5d}, ours, CPU ms per 1,000 edges:", "  ".join(f"{k} {v}" for k, v in spent.items()))
     if args.world:
         result["world_vertex_stats"] = world_vertex_stats(args.world)
         print(result["world_vertex_stats"])

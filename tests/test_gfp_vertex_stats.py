@@ -14,6 +14,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from blazingaml.gfp import hash_table
 from blazingaml.gfp.vertex_stats import PER_COLUMN, SNAPML_MIN_RELATIVE_VAR, VertexStatsStream, vertex_stats
 
 from .strategies import BASE_TS
@@ -160,3 +161,26 @@ def test_batches_across_log_relayouts():
     assert stream.m < m / 4                     # the front was dropped, edge numbers restarted
     assert_blocks_equal(whole, np.concatenate(parts))
     assert (m - stream.m + stream.fronts).tolist() == [graph_front, stats_front]
+
+
+@settings(max_examples=200, deadline=None)
+@given(ops=st.lists(st.tuples(st.booleans(), st.integers(0, 40)), max_size=400),
+       spread=st.sampled_from([1, 64, 2**32 + 7, 2**52 + 1]))
+def test_hash_table_counts_like_a_dict(ops, spread):
+    """The fan counts' open-addressing table against a dict: keys added and removed in any order
+    (removals shift probe runs back, across the table's end too), the table grown and shrunk."""
+    table, counts = hash_table.empty(), {}
+    for add, key in ops:
+        key *= spread
+        if add or key not in counts:
+            table = hash_table.with_room(table, len(counts) + 1)
+            assert hash_table.increment(table, key) == counts.get(key, 0)
+            counts[key] = counts.get(key, 0) + 1
+        else:
+            counts[key] -= 1
+            assert hash_table.decrement(table, key) == counts[key]
+            if not counts[key]:
+                del counts[key]
+        table = hash_table.with_room(table, len(counts))
+    assert {int(k): int(v) for k, v in table if k != hash_table.EMPTY} == counts
+    assert all(hash_table.get_or_add(table, k, -5) == v for k, v in counts.items())

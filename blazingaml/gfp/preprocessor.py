@@ -5,8 +5,9 @@ methods, same input layout (`[edge id, source id, target id, timestamp, raw feat
 column order (the input, then fan-in, fan-out, degree-in, degree-out, scatter-gather, temporal-cycle and
 lc-cycle histograms, then vertex statistics). The graph patterns are `patterns/gfp` compiled with the
 params' windows and bins, mined on an appendable graph (`blazingaml.gfp.stream_graph`) for the batch's
-edges only; vertex statistics are kept up to date edge by edge (`blazingaml.gfp.vertex_stats`). A
-`transform` costs O(batch) plus the window degree of the accounts the batch touches, not O(window).
+edges only; vertex statistics are kept up to date edge by edge (`blazingaml.gfp.vertex_stats`), on a
+worker thread beside the graph's work when `num_threads` allows (docs/gfp.md "Cost"). A `transform`
+costs O(batch) plus the window degree of the accounts the batch touches, not O(window).
 
 Where it differs from snapml, on purpose:
 - Results are snapml's one-edge-at-a-time results whatever the batch size. snapml's own batched
@@ -39,7 +40,7 @@ import numpy as np
 from ..dsl import ast as A
 from ..errors import BlazingError
 from . import vertex_stats as vs
-from .stream_graph import AccountNumbers, StreamGraph
+from .stream_graph import AccountNumbers, StreamGraph, widen
 
 BINS_2_30 = list(range(2, 31))
 DEFAULT_PARAMS = {
@@ -74,6 +75,10 @@ PATTERNS = {
 }
 GFP_PATTERNS = Path(__file__).resolve().parents[2] / "patterns" / "gfp"
 _SAVED_ARRAYS = ("params", "log", "stats_front")
+# Below this many rows, handing the statistics to the worker thread costs more than running them
+# beside the graph saves (measured at batch 128 on 2 busy cores: 6.1 vs 5.1 CPU-us per edge, and
+# slower wall-clock too; equal at 512 and above; bench/RESULTS.md).
+STATISTICS_BESIDE = 512
 
 
 class GraphFeaturePreprocessor:
@@ -129,7 +134,7 @@ class GraphFeaturePreprocessor:
         if not feats <= set(range(11)):
             raise BlazingError(f"vertex_stats_feats {sorted(feats)}: codes are 0..10", hint=", ".join(
                 f"{i}:{n}" for i, n in enumerate(vs.NAMES)))
-        # block positions to keep: fan, degree, ratio, then per column its statistics (codes 3..10)
+        # block positions to output: fan, degree, ratio, then per column its statistics (codes 3..10)
         self._stats_keep = [f for f in (vs.FAN, vs.DEGREE, vs.RATIO) if f in feats] + [
             3 + vs.PER_COLUMN * c + (f - 3) for c in range(len(self._stats_cols)) for f in range(3, 11) if f in feats]
         self._order_stats = bool(feats & {5, 6, 7})
@@ -153,7 +158,8 @@ class GraphFeaturePreprocessor:
         # the graph window's rows and per-account statistics (fan and degree are kept even when
         # vertex statistics are off: the saved state is this window)
         self._stats = vs.VertexStatsStream(len(self._stats_cols), graph_window, self._stats_window, self._order_stats,
-                                           vs.SNAPML_MIN_RELATIVE_VAR, max_edges or None)
+                                           vs.SNAPML_MIN_RELATIVE_VAR, max_edges or None,
+                                           keep=self._stats_keep if p["vertex_stats"] else [])
 
     # -- the stream -----------------------------------------------------------------------------
     def fit(self, features, y=None) -> None:
@@ -168,26 +174,46 @@ class GraphFeaturePreprocessor:
     def transform(self, features_in) -> np.ndarray:
         """Insert the edges of `features_in` one at a time and return them with their graph features."""
         x = np.asarray(features_in, dtype=np.float64)
-        blocks = self._insert(self._batch(x))
-        parts = [x]
-        if self._graph is not None:
-            threads = max(1, int(self.params["num_threads"]))
-            parts.append(self._graph.mine(self._graph.m - len(blocks), x[:, 0], threads))
-        if self.params["vertex_stats"]:
-            parts.append(blocks[:, :, self._stats_keep].reshape(len(blocks), -1))
-        return np.concatenate(parts, axis=1, dtype=np.float64)
+        batch = self._batch(x)
+        accounts = self._accounts.number(batch[:, :2])
+        patterns = len(self._graph.compiled.columns) if self._graph is not None else 0
+        out = np.empty((len(x), x.shape[1] + patterns + 4 * len(self._stats.keep)))
+
+        def statistics():
+            out[:, :x.shape[1]] = x
+            self._stats.append(batch, accounts, out=out[:, x.shape[1] + patterns:])
+
+        threads = max(1, int(self.params["num_threads"]))
+        # With 2 threads or more and a batch of STATISTICS_BESIDE rows or more, the statistics run
+        # on a thread of their own beside the graph's append and kernels (both release the GIL); a
+        # thread that waits sleeps, so a busy machine loses no CPU to spinning. The kernels get
+        # the other threads.
+        beside = None
+        if threads > 1 and self._graph is not None and len(x) >= STATISTICS_BESIDE:
+            beside = _statistics_thread().submit(statistics)
+        try:
+            if beside is None:
+                statistics()
+            if self._graph is not None and len(batch):
+                first = self._graph.append(accounts[:, 0], accounts[:, 1], batch[:, 2])
+                counts = self._graph.mine(first, x[:, 0], threads - (beside is not None))
+                widen(counts, out[:, x.shape[1]:x.shape[1] + patterns])
+        finally:
+            if beside is not None:
+                beside.result()
+        return out
 
     def fit_transform(self, features_in, y=None) -> np.ndarray:
         """Features of `features_in` fed as a stream to an empty graph (see the module doc)."""
         self._configure()
         return self.transform(features_in)
 
-    def _insert(self, batch: np.ndarray, history: bool = False) -> np.ndarray:
-        """Append a batch (log rows) to the pattern graph and the statistics; its vertex-statistics blocks."""
+    def _insert(self, batch: np.ndarray, history: bool = False) -> None:
+        """Append a batch (log rows) to the pattern graph and the statistics, keeping no features."""
         accounts = self._accounts.number(batch[:, :2])
         if self._graph is not None and len(batch):
             self._graph.append(accounts[:, 0], accounts[:, 1], batch[:, 2])
-        return self._stats.append(batch, accounts, history)
+        self._stats.append(batch, accounts, history)
 
     def _batch(self, features) -> np.ndarray:
         """The log rows (src, dst, ts, stats columns) of an input array, checked."""
@@ -227,6 +253,23 @@ class GraphFeaturePreprocessor:
             gfp._stats.fronts[1] = int(saved["stats_front"])
             gfp._insert(saved["log"].astype(np.float64), history=True)   # graph, accounts and statistics, rebuilt
         return gfp
+
+
+_STATISTICS_THREAD: dict = {}   # process id -> its executor
+
+
+def _statistics_thread():
+    """The one worker thread of this process (created on first use, shared) that computes vertex
+    statistics beside the pattern graph's work. Per process id: a child forked after the parent
+    started its thread has the executor but not the thread, and would wait for it forever."""
+    import os
+    from concurrent.futures import ThreadPoolExecutor
+
+    pid = os.getpid()
+    if pid not in _STATISTICS_THREAD:
+        _STATISTICS_THREAD.clear()
+        _STATISTICS_THREAD[pid] = ThreadPoolExecutor(1, thread_name_prefix="gfp-statistics")
+    return _STATISTICS_THREAD[pid]
 
 
 def _whole(params: dict, key: str) -> int:

@@ -8,9 +8,9 @@ names an odd vertex, so the `[ptr[2a + 1], ptr[2a + 2])` in between is never rea
 writes, for each account the batch touches, a fresh block at the arena's end: the account's edges
 still inside the pattern windows, then the batch's, both views sorted. The old block becomes garbage.
 When the arena or the per-edge log is full, everything live is laid out again from the log and edge
-numbers restart at the oldest live edge; the new arena has room for as many writes again as it holds
-live entries, so a re-layout (O(live)) comes after at least O(live) appended entries: amortised O(1)
-per entry. An append costs O(batch + live window degree of the accounts it touches).
+numbers restart at the oldest live edge; the new arena has room for three times as many writes again
+as it holds live entries, so a re-layout (O(live)) comes after at least 3 * live appended entries:
+amortised O(1) per entry. An append costs O(batch + live window degree of the accounts it touches).
 
 Edges older than the largest pattern window before the batch's first edge are dropped: a kernel counts
 only edges inside its pattern's window of the trigger, so dropping them changes no count. Edge numbers
@@ -27,54 +27,73 @@ from ..graph_build import _build_direction, link_same_neighbour
 from ..ir import nodes as I
 from ..kernel_results import WorkReport, column_positions, program_indices, report, settle_overflow
 from ..runtime import DEFAULT_MAX_WORK
+from . import hash_table
 
 TRIGGERS_PER_THREAD = 1024
 HIDDEN = np.iinfo(np.int64).min // 4   # a timestamp before every window: an edge the max_edges bound evicted
+SMALL_BLOCK = 16
 
 
-@numba.njit(cache=True, nogil=True)
+@numba.njit(cache=True, nogil=True, inline="always")
 def _sort_by_neighbour(edge, nbr, ts, lo, hi, ns_edge, ns_nbr, ns_ts, prev_same, key):
     """Fill ns_*[lo:hi] with the time view's entries ordered by (neighbour, edge number), and
     their same-neighbour links."""
     k = hi - lo
     for i in range(k):
         key[i] = (np.int64(nbr[lo + i]) << 32) | i
-    key[:k].sort()
+    if k > SMALL_BLOCK:
+        key[:k].sort()
+    else:   # most blocks hold a few entries: an insertion sort costs less than a call to sort
+        for i in range(1, k):
+            x, j = key[i], i - 1
+            while j >= 0 and key[j] > x:
+                key[j + 1] = key[j]
+                j -= 1
+            key[j + 1] = x
     link_same_neighbour(key, k, lo, edge, nbr, ts, ns_edge, ns_nbr, ns_ts, prev_same)
 
 
 @numba.njit(cache=True, nogil=True)
-def _append_blocks(ptr, edge, nbr, ets, ns_edge, ns_nbr, ns_ts, prev_same, used, owner, other, ts, first, front):
+def _append_blocks(ptr, edge, nbr, ets, ns_edge, ns_nbr, ns_ts, prev_same, used, owner, other, ts, first, front, place):
     """Write a new block for every account owning a batch edge (doubled ids in `owner`): its edges
     numbered >= `front`, then the batch's edges (numbers first..) it owns. Returns the arena's new
-    end, or -1 when the arena is too small (nothing written then)."""
+    end, or -1 when the arena is too small (nothing written then). `place` (one entry per vertex,
+    all -1) is scratch, left all -1."""
     m = owner.shape[0]
-    touched = np.unique(owner)
-    need = 0
-    for v in touched:
+    touched = np.empty(m, np.int64)   # owners in order of first appearance, their batch edges counted
+    count = np.zeros(m + 1, np.int64)
+    t = 0
+    for i in range(m):
+        v = owner[i]
+        if place[v] < 0:
+            place[v] = t
+            touched[t] = v
+            t += 1
+        count[place[v] + 1] += 1
+    need = m
+    for j in range(t):
+        v = touched[j]
         lo, hi = ptr[v], ptr[v + 1]
         keep = hi - lo
         while keep > 0 and edge[hi - keep] < front:
             keep -= 1
         need += keep
-    need += m
     if used + need > edge.shape[0]:
+        for j in range(t):
+            place[touched[j]] = -1
         return -1
-    # batch edges by owner (owners sorted in `touched`): a counting pass over the batch
-    slot = np.searchsorted(touched, owner)
-    count = np.zeros(touched.shape[0] + 1, np.int64)
-    for i in range(m):
-        count[slot[i] + 1] += 1
-    for j in range(touched.shape[0]):
+    for j in range(t):
         count[j + 1] += count[j]
-    mine = np.empty(m, np.int64)
-    fill = count[:-1].copy()
+    mine = np.empty(m, np.int64)   # batch edges grouped by owner, in batch order within each
+    fill = count[:t].copy()
     for i in range(m):
-        mine[fill[slot[i]]] = i
-        fill[slot[i]] += 1
+        j = place[owner[i]]
+        mine[fill[j]] = i
+        fill[j] += 1
     key = np.empty(0, np.int64)
-    for j in range(touched.shape[0]):
+    for j in range(t):
         v = touched[j]
+        place[v] = -1
         lo, hi = ptr[v], ptr[v + 1]
         start = used
         for p in range(lo, hi):
@@ -137,13 +156,22 @@ def _sliding(ptr, edge, nbr, ts, owners, triggers, window, inclusive, distinct, 
 
 
 @numba.njit(cache=True, nogil=True)
-def _number(table, ids, out):
-    for i in range(ids.shape[0]):
-        k = table.get(ids[i], -1)
-        if k < 0:
-            k = len(table)
-            table[ids[i]] = k
-        out[i] = k
+def _number(table, bits, out, known):
+    """Dense numbers of `bits` (account ids' float64 bits) into `out`, new ids numbered from `known`
+    on; returns how many ids the table then holds."""
+    for i in range(bits.shape[0]):
+        out[i] = hash_table.get_or_add(table, bits[i], known)
+        if out[i] == known:
+            known += 1
+    return known
+
+
+@numba.njit(cache=True, nogil=True)
+def widen(counts, out):
+    """out[:] = counts (int32 into float64): NumPy's casting copy into a strided view costs 4x more."""
+    for i in range(counts.shape[0]):
+        for j in range(counts.shape[1]):
+            out[i, j] = counts[i, j]
 
 
 # Kernel arguments for window aggregates and named emits, which the GFP graph patterns do not have.
@@ -151,19 +179,17 @@ NO_AGGREGATES = np.zeros((1, 1))
 
 
 class AccountNumbers:
-    """Dense numbers 0, 1, ... for account ids (any float64 values), in order of first appearance."""
+    """Dense numbers 0, 1, ... for account ids (any finite float64 values), in order of first appearance."""
 
     def __init__(self):
-        from numba import types
-        from numba.typed import Dict
-
-        self.table = Dict.empty(key_type=types.float64, value_type=types.int64)
+        self.table, self.known = hash_table.empty(), 0
 
     def number(self, ids: np.ndarray) -> np.ndarray:
         """Dense numbers of `ids` (any shape), new ids numbered as they come."""
-        flat = np.ascontiguousarray(ids, np.float64).ravel()
+        flat = np.ascontiguousarray(ids, np.float64).ravel() + 0.0   # -0.0 is 0.0's account
         out = np.empty(flat.shape[0], np.int64)
-        _number(self.table, flat, out)
+        self.table = hash_table.with_room(self.table, self.known + flat.shape[0])
+        self.known = _number(self.table, flat.view(np.int64), out, self.known)
         return out.reshape(np.shape(ids))
 
 
@@ -200,7 +226,8 @@ class StreamGraph:
         self.src[first:first + b], self.dst[first:first + b], self.ts[first:first + b] = src, dst, ts
         self.m += b
         for d, owner, other in (("out", src, dst), ("in", dst, src)):
-            end = _append_blocks(self.ptr[d], *self.arena[d], self.used[d], owner, other, ts, first, self.front)
+            end = _append_blocks(self.ptr[d], *self.arena[d], self.used[d], owner, other, ts, first, self.front,
+                                 self.place)
             if end < 0:   # an arena is full: lay both out again from the log, which holds the batch already
                 self._lay_out(0, vertices)
                 return self.m - b
@@ -209,9 +236,9 @@ class StreamGraph:
 
     def _lay_out(self, extra_edges: int, vertices: int) -> None:
         """Re-lay the log from the front (edge numbers restart at 0) and both arenas from the log,
-        with room for as many entries again, plus `extra_edges`."""
+        with room for three times as many entries again, plus `extra_edges`."""
         live = self.m - self.front
-        cap = 2 * (live + extra_edges) + 1024
+        cap = 4 * (live + extra_edges) + 4096   # a re-layout costs O(live): this makes it rare
         held = len(getattr(self, "bank", ())) // 2
         accounts = held if vertices // 2 < held else max(vertices // 2 + 1, 2 * held)   # doubling: amortised
         for name, dtype in (("src", np.int32), ("dst", np.int32), ("ts", np.int64)):
@@ -237,6 +264,7 @@ class StreamGraph:
         self.sliding = np.zeros((cap, 2), np.int32)   # the kernels' windowed counts, rows of the batch's triggers
         self.overflow = np.zeros((cap, len(self.compiled.programs)), np.int8)
         self.seen, self.stamp = np.zeros(2 * accounts, np.int64), 1   # distinct-neighbour marks of `_sliding`
+        self.place = np.full(2 * accounts, -1, np.int64)             # scratch of `_append_blocks`
 
     # -- mining -----------------------------------------------------------------------------------
     def mine(self, first: int, edge_ids: np.ndarray, threads: int, max_work: int = DEFAULT_MAX_WORK,

@@ -33,8 +33,8 @@ from __future__ import annotations
 
 import numba
 import numpy as np
-from numba import types
-from numba.typed import Dict
+
+from . import hash_table
 
 FAN, DEGREE, RATIO = 0, 1, 2
 # per column, in snapml's code order 3..10
@@ -56,8 +56,21 @@ def block_width(ncols: int) -> int:
     return 3 + PER_COLUMN * ncols
 
 
-@numba.njit(cache=True)
-def _reanchor(sums, peak, anchor, vals, nxt, d, head, n, slot):
+# One record per slot (2 * account + direction; 0 out, 1 in), int64, read as float64 from column
+# FLOATS on (the same memory): an insert, an eviction or a block touches one record, not seven arrays.
+GHEAD, MHEAD, TAIL, GCOUNT, MCOUNT, TURNED, FAN_COUNT = range(7)   # oldest graph / moments edge, newest edge
+FLOATS = 8
+S1, S2, S3, S4, ANCHOR, PEAK2, PEAK4 = range(7)   # per column, from FLOATS + RECORD_PER_COLUMN * col
+RECORD_PER_COLUMN = 8
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def _at(col):
+    return FLOATS + RECORD_PER_COLUMN * col
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def _reanchor(fr, vals, nxt, d, head, n, slot):
     """Recompute one slot's shifted power sums over its n edges from `head` on (links `nxt[:, d]`),
     anchored at their mean."""
     for col in range(vals.shape[1]):
@@ -68,7 +81,8 @@ def _reanchor(sums, peak, anchor, vals, nxt, d, head, n, slot):
             j = nxt[j, d]
         if n > 0:
             k /= n
-        anchor[slot, col] = k
+        at = _at(col)
+        fr[slot, at + ANCHOR] = k
         s1 = s2 = s3 = s4 = 0.0
         j = head
         for _ in range(n):
@@ -79,64 +93,68 @@ def _reanchor(sums, peak, anchor, vals, nxt, d, head, n, slot):
             s3 += x2 * x
             s4 += x2 * x2
             j = nxt[j, d]
-        sums[slot, col, 0] = s1
-        sums[slot, col, 1] = s2
-        sums[slot, col, 2] = s3
-        sums[slot, col, 3] = s4
-        peak[slot, col, 0] = s2
-        peak[slot, col, 1] = s4
+        fr[slot, at + S1] = s1
+        fr[slot, at + S2] = s2
+        fr[slot, at + S3] = s3
+        fr[slot, at + S4] = s4
+        fr[slot, at + PEAK2] = s2
+        fr[slot, at + PEAK4] = s4
 
 
-@numba.njit(cache=True)
-def _add(sums, peak, anchor, vals, j, slot, sign):
+@numba.njit(cache=True, nogil=True, inline="always")
+def _add(fr, vals, j, slot, sign):
     for col in range(vals.shape[1]):
-        d = vals[j, col] - anchor[slot, col]
+        at = _at(col)
+        d = vals[j, col] - fr[slot, at + ANCHOR]
         d2 = d * d
-        sums[slot, col, 0] += sign * d
-        sums[slot, col, 1] += sign * d2
-        sums[slot, col, 2] += sign * d2 * d
-        sums[slot, col, 3] += sign * d2 * d2
-        peak[slot, col, 0] = max(peak[slot, col, 0], sums[slot, col, 1])
-        peak[slot, col, 1] = max(peak[slot, col, 1], sums[slot, col, 3])
+        fr[slot, at + S1] += sign * d
+        fr[slot, at + S2] += sign * d2
+        fr[slot, at + S3] += sign * d2 * d
+        fr[slot, at + S4] += sign * d2 * d2
+        fr[slot, at + PEAK2] = max(fr[slot, at + PEAK2], fr[slot, at + S2])
+        fr[slot, at + PEAK4] = max(fr[slot, at + PEAK4], fr[slot, at + S4])
 
 
-@numba.njit(cache=True)
-def _losing_digits(sums, peak, slot, n):
+@numba.njit(cache=True, nogil=True, inline="always")
+def _losing_digits(fr, ncols, slot, n):
     """Whether the slot's shifted sums should be recomputed: the mean has moved more than DRIFT
     standard deviations from the anchor (m4 = s4 - 4 d s3 + ... would cancel), or removals have
     shrunk s2 or s4 below SHRINK of their peak (what is left is as much rounding as value)."""
     if n == 0:
         return False
-    for col in range(sums.shape[1]):
-        d = sums[slot, col, 0] / n
-        m2 = sums[slot, col, 1] / n - d * d
+    for col in range(ncols):
+        at = _at(col)
+        d = fr[slot, at + S1] / n
+        m2 = fr[slot, at + S2] / n - d * d
         if d * d > DRIFT * max(m2, 0.0):
             return True
-        if sums[slot, col, 1] < SHRINK * peak[slot, col, 0] or sums[slot, col, 3] < SHRINK * peak[slot, col, 1]:
+        if fr[slot, at + S2] < SHRINK * fr[slot, at + PEAK2] or fr[slot, at + S4] < SHRINK * fr[slot, at + PEAK4]:
             return True
     return False
 
 
-@numba.njit(cache=True)
-def _block(out, vals, nxt, d, ghead, degree, n, fan, sums, anchor, slot, order_stats, min_relative_var):
-    """Write one (account, direction) block: `degree` graph-live edges from `ghead` on, the last
-    `n` of them also in the moments window."""
+@numba.njit(cache=True, nogil=True, inline="always")
+def _block(out, vals, nxt, d, rec, fr, slot, order_stats, min_relative_var):
+    """Write one (account, direction) block into `out` (zeros): the slot's GCOUNT graph-live edges
+    from GHEAD on, the last MCOUNT of them also in the moments window."""
+    degree, n = rec[slot, GCOUNT], rec[slot, MCOUNT]
     if degree == 0:
         return
-    out[FAN] = fan
+    out[FAN] = rec[slot, FAN_COUNT]
     out[DEGREE] = degree
-    out[RATIO] = degree / fan
+    out[RATIO] = degree / rec[slot, FAN_COUNT]
     for col in range(vals.shape[1]):
         base = 3 + PER_COLUMN * col
         if n > 0:
-            k = anchor[slot, col]
-            s1, s2, s3, s4 = sums[slot, col, 0] / n, sums[slot, col, 1] / n, sums[slot, col, 2] / n, sums[slot, col, 3] / n
+            at = _at(col)
+            k = fr[slot, at + ANCHOR]
+            s1, s2, s3, s4 = fr[slot, at + S1] / n, fr[slot, at + S2] / n, fr[slot, at + S3] / n, fr[slot, at + S4] / n
             m2 = s2 - s1 * s1
             m3 = s3 - 3.0 * s1 * s2 + 2.0 * s1 * s1 * s1
             m4 = s4 - 4.0 * s1 * s3 + 6.0 * s1 * s1 * s2 - 3.0 * s1 * s1 * s1 * s1
             mean = k + s1
             out[base + AVERAGE] = mean
-            out[base + SUM] = n * k + sums[slot, col, 0]
+            out[base + SUM] = n * k + fr[slot, at + S1]
             # below NOISE_FLOOR, m2 is what cancellation left of equal values
             if m2 > NOISE_FLOOR * s2 and m2 >= min_relative_var * mean * mean:
                 out[base + VAR] = m2
@@ -144,7 +162,7 @@ def _block(out, vals, nxt, d, ghead, degree, n, fan, sums, anchor, slot, order_s
                 out[base + KURTOSIS] = m4 / (m2 * m2)
         if order_stats:
             scratch = np.empty(degree, np.float64)
-            j = ghead
+            j = rec[slot, GHEAD]
             for q in range(degree):
                 scratch[q] = vals[j, col]
                 j = nxt[j, d]
@@ -153,91 +171,86 @@ def _block(out, vals, nxt, d, ghead, degree, n, fan, sums, anchor, slot, order_s
             out[base + MEDIAN] = np.median(scratch)
 
 
-@numba.njit(cache=True)
-def _leave(j, acct, vals, nxt, heads, counts, turned, fan, sums, anchor, peak, pair, graph, moments):
+@numba.njit(cache=True, nogil=True, inline="always")
+def _leave(j, acct, vals, nxt, rec, fr, pairs, graph, moments):
     """Edge j (the oldest of its slots) leaves the graph window and/or the moments window."""
     for d in range(2):
         owner, other = (acct[j, 0], acct[j, 1]) if d == 0 else (acct[j, 1], acct[j, 0])
         slot = 2 * owner + d
         if graph:
-            heads[slot, 0] = nxt[j, d]
-            counts[slot, 0] -= 1
-            key = (slot << 32) | other
-            left = pair[key] - 1
-            if left == 0:
-                pair.pop(key)
-                fan[slot] -= 1
-            else:
-                pair[key] = left
+            rec[slot, GHEAD] = nxt[j, d]
+            rec[slot, GCOUNT] -= 1
+            if hash_table.decrement(pairs, (slot << 32) | other) == 0:
+                rec[slot, FAN_COUNT] -= 1
         if moments:
-            heads[slot, 1] = nxt[j, d]
-            counts[slot, 1] -= 1
-            turned[slot] += 1
-            _add(sums, peak, anchor, vals, j, slot, -1.0)
-            n = counts[slot, 1]
-            if turned[slot] >= n or _losing_digits(sums, peak, slot, n):
-                _reanchor(sums, peak, anchor, vals, nxt, d, heads[slot, 1], n, slot)
-                turned[slot] = 0
+            rec[slot, MHEAD] = nxt[j, d]
+            rec[slot, MCOUNT] -= 1
+            rec[slot, TURNED] += 1
+            _add(fr, vals, j, slot, -1.0)
+            n = rec[slot, MCOUNT]
+            if rec[slot, TURNED] >= n or _losing_digits(fr, vals.shape[1], slot, n):
+                _reanchor(fr, vals, nxt, d, rec[slot, MHEAD], n, slot)
+                rec[slot, TURNED] = 0
 
 
-@numba.njit(cache=True)
-def _advance(acct, ts, vals, nxt, fronts, first, m, history, heads, counts, turned, fan, sums, anchor, peak, pair,
-             graph_window, stats_window, max_edges, out, order_stats, min_relative_var):
+@numba.njit(cache=True, nogil=True)
+def _advance(acct, ts, vals, nxt, fronts, first, m, history, rec, fr, pairs, graph_window, stats_window, max_edges,
+             keep, out, order_stats, min_relative_var):
     """Insert edges first..m-1 of the log. History edges (`history`) are inserted as they stand: all
     inside the graph window, inside the moments window from fronts[1] on, nothing evicted or
-    emitted. Otherwise each edge is inserted, its four blocks written to out[k - first], then the
-    log's fronts evicted (snapml's one-edge-at-a-time order): the graph keeps at most `max_edges`
-    edges after an eviction, as snapml's `max_no_edges` does. Slot 2 * account + direction (0 out,
-    1 in); heads[slot] = (oldest graph edge, oldest moments edge), tails[slot] in heads[slot, 2]."""
+    emitted. Otherwise each edge is inserted, its four blocks' positions `keep` written to
+    out[k - first] (block after block), then the log's fronts evicted (snapml's one-edge-at-a-time
+    order): the graph keeps at most `max_edges` edges after an eviction, as snapml's `max_no_edges`
+    does. `pairs` counts each slot's live edges per neighbour (key slot << 32 | neighbour)."""
+    block = np.zeros(3 + PER_COLUMN * vals.shape[1], np.float64)
     for k in range(first, m):
         for d in range(2):
             owner, other = (acct[k, 0], acct[k, 1]) if d == 0 else (acct[k, 1], acct[k, 0])
             slot = 2 * owner + d
             nxt[k, d] = -1
-            key = (slot << 32) | other
-            seen = pair.get(key, 0)
-            pair[key] = seen + 1
-            if seen == 0:
-                fan[slot] += 1
-            if counts[slot, 0] == 0:
-                heads[slot, 0] = k
+            if hash_table.increment(pairs, (slot << 32) | other) == 0:
+                rec[slot, FAN_COUNT] += 1
+            if rec[slot, GCOUNT] == 0:
+                rec[slot, GHEAD] = k
             else:
-                nxt[heads[slot, 2], d] = k
-            heads[slot, 2] = k
-            counts[slot, 0] += 1
+                nxt[rec[slot, TAIL], d] = k
+            rec[slot, TAIL] = k
+            rec[slot, GCOUNT] += 1
             if k < fronts[1]:                 # history already out of the moments window
                 continue
-            if counts[slot, 1] == 0:          # empty window: anchor at this value, sums restart exactly
-                heads[slot, 1] = k
-                counts[slot, 1] = 1
-                _reanchor(sums, peak, anchor, vals, nxt, d, k, 1, slot)
+            if rec[slot, MCOUNT] == 0:        # empty window: anchor at this value, sums restart exactly
+                rec[slot, MHEAD] = k
+                rec[slot, MCOUNT] = 1
+                _reanchor(fr, vals, nxt, d, k, 1, slot)
             else:
-                counts[slot, 1] += 1
-                _add(sums, peak, anchor, vals, k, slot, 1.0)
-            n = counts[slot, 1]
-            if _losing_digits(sums, peak, slot, n):
-                _reanchor(sums, peak, anchor, vals, nxt, d, heads[slot, 1], n, slot)
-                turned[slot] = 0
+                rec[slot, MCOUNT] += 1
+                _add(fr, vals, k, slot, 1.0)
+            n = rec[slot, MCOUNT]
+            if _losing_digits(fr, vals.shape[1], slot, n):
+                _reanchor(fr, vals, nxt, d, rec[slot, MHEAD], n, slot)
+                rec[slot, TURNED] = 0
         if history:
             continue
         for b in range(4):
             d = b % 2
-            slot = 2 * (acct[k, 0] if b < 2 else acct[k, 1]) + d
-            _block(out[k - first, b], vals, nxt, d, heads[slot, 0], counts[slot, 0], counts[slot, 1], fan[slot],
-                   sums, anchor, slot, order_stats, min_relative_var)
+            block[:] = 0.0
+            _block(block, vals, nxt, d, rec, fr, 2 * (acct[k, 0] if b < 2 else acct[k, 1]) + d, order_stats,
+                   min_relative_var)
+            for i in range(keep.shape[0]):
+                out[k - first, b * keep.shape[0] + i] = block[keep[i]]
         gf, sf = fronts[0], fronts[1]
         while gf <= k and (ts[gf] < ts[k] - graph_window or k + 1 - gf > max_edges):
-            _leave(gf, acct, vals, nxt, heads, counts, turned, fan, sums, anchor, peak, pair, True, gf >= sf)
+            _leave(gf, acct, vals, nxt, rec, fr, pairs, True, gf >= sf)
             gf += 1
         sf = max(sf, gf)
         while sf <= k and ts[sf] < ts[k] - stats_window:
-            _leave(sf, acct, vals, nxt, heads, counts, turned, fan, sums, anchor, peak, pair, False, True)
+            _leave(sf, acct, vals, nxt, rec, fr, pairs, False, True)
             sf += 1
         fronts[0], fronts[1] = gf, sf
 
 
-@numba.njit(cache=True)
-def _renumber(nxt, heads, counts, acct, gf, m):
+@numba.njit(cache=True, nogil=True)
+def _renumber(nxt, rec, acct, gf, m):
     """Edge numbers shift down by gf (the log drops its evicted front): links, heads and tails of
     the live slots, each found through the live edge it names."""
     for j in range(gf, m):
@@ -245,53 +258,51 @@ def _renumber(nxt, heads, counts, acct, gf, m):
             slot = 2 * acct[j, d] + d
             if nxt[j, d] >= 0:
                 nxt[j, d] -= gf
-            for h in range(3):
-                if heads[slot, h] == j and (h != 1 or counts[slot, 1] > 0):
-                    heads[slot, h] = j - gf
+            for h in (GHEAD, MHEAD, TAIL):
+                if rec[slot, h] == j and (h != MHEAD or rec[slot, MCOUNT] > 0):
+                    rec[slot, h] = j - gf
 
 
 class VertexStatsStream:
     """Vertex statistics of a stream, kept up to date edge by edge (snapml's one-edge-at-a-time order).
 
     Holds the rows of the graph window (`rows`: raw source, raw target, timestamp, the chosen
-    columns), their dense accounts, and per (account, direction) a linked list of its live edges
-    with its counts, fan and shifted moment sums. Appending a batch costs O(batch) plus the evicted
-    edges (and a re-anchor, O(live edges of the slot), when the module doc says); the log drops its
-    evicted front when full and doubles, amortised O(1) per edge."""
+    columns), their dense accounts, and per (account, direction) a record: a linked list of its
+    live edges, its counts, fan and shifted moment sums; a hash table counts each record's live
+    edges per neighbour. Appending a batch costs O(batch) plus the evicted edges (and a re-anchor,
+    O(live edges of the slot), when the module doc says); the log drops its evicted front when
+    full and doubles, amortised O(1) per edge. `keep` picks the positions of a block (0..block_width
+    - 1) that `append` writes; all of them by default."""
 
     def __init__(self, ncols: int, graph_window, stats_window, order_stats=True, min_relative_var=0.0,
-                 max_edges: int | None = None):
+                 max_edges: int | None = None, keep=None):
         self.ncols, self.graph_window, self.stats_window = ncols, float(graph_window), float(stats_window)
         self.max_edges = np.iinfo(np.int64).max if max_edges is None else int(max_edges)
         self.order_stats, self.min_relative_var = bool(order_stats), float(min_relative_var)
+        self.keep = np.arange(block_width(ncols)) if keep is None else np.asarray(keep, np.int64)
         self.m = 0
         self.fronts = np.zeros(2, np.int64)        # first edge in the graph window, in the moments window
         self.rows = np.zeros((0, 3 + ncols), np.float64)
         self.acct = np.zeros((0, 2), np.int64)
         self.nxt = np.zeros((0, 2), np.int64)
-        self.pair = Dict.empty(key_type=types.int64, value_type=types.int64)  # slot << 32 | neighbour -> live edges
+        self.pairs = hash_table.empty()
+        self.records = np.zeros((0, FLOATS + RECORD_PER_COLUMN * ncols), np.int64)
         self._grow_slots(0)
 
     def _grow_slots(self, accounts: int) -> None:
-        held = getattr(self, "fan", np.zeros(0)).shape[0]
+        held = self.records.shape[0]
         if 2 * accounts <= held and held:
             return
-        nslot = max(2 * accounts, 2 * held, 64)   # doubling: amortised O(1) per account
-        c = self.ncols
-        fresh = {"heads": np.zeros((nslot, 3), np.int64), "counts": np.zeros((nslot, 2), np.int64),
-                 "turned": np.zeros(nslot, np.int64), "fan": np.zeros(nslot, np.int64),
-                 "sums": np.zeros((nslot, c, 4)), "anchor": np.zeros((nslot, c)), "peak": np.zeros((nslot, c, 2))}
-        for name, array in fresh.items():
-            if held:
-                array[:held] = getattr(self, name)
-            setattr(self, name, array)
+        records = np.zeros((max(2 * accounts, 2 * held, 64), self.records.shape[1]), np.int64)   # doubling
+        records[:held] = self.records
+        self.records = records
 
     def _make_room(self, b: int) -> None:
         """Room for b more edges: drop the evicted front, double when the live part is over half."""
         if self.m + b <= len(self.rows):
             return
         gf = int(self.fronts[0])
-        _renumber(self.nxt, self.heads, self.counts, self.acct, gf, self.m)
+        _renumber(self.nxt, self.records, self.acct, gf, self.m)
         live = self.m - gf
         cap = max(2 * (live + b), 1024)
         for name in ("rows", "acct", "nxt"):
@@ -301,20 +312,24 @@ class VertexStatsStream:
             setattr(self, name, new)
         self.m, self.fronts = live, self.fronts - gf
 
-    def append(self, rows: np.ndarray, accounts: np.ndarray, history: bool = False) -> np.ndarray:
+    def append(self, rows: np.ndarray, accounts: np.ndarray, history: bool = False, out=None) -> np.ndarray:
         """Insert `rows` (raw source, raw target, timestamp, columns) with their dense `accounts`;
-        blocks [batch, 4, block_width] (history: inserted as it stands, nothing emitted)."""
+        blocks [batch, 4, len(keep)] (history: inserted as it stands, nothing emitted). `out`, when
+        given, is a [batch, 4 * len(keep)] array (any strides) the blocks are written into."""
         b = len(rows)
         self._make_room(b)
         self._grow_slots(int(accounts.max(initial=-1)) + 1)
         first = self.m
         self.rows[first:first + b], self.acct[first:first + b] = rows, accounts
         self.m += b
-        out = np.zeros((0 if history else b, 4, block_width(self.ncols)), np.float64)
+        # each live edge holds at most one key per direction
+        self.pairs = hash_table.with_room(self.pairs, 2 * (self.m - int(self.fronts[0])))
+        if out is None:
+            out = np.empty((0 if history else b, 4 * len(self.keep)), np.float64)
         _advance(self.acct, self.rows[:, 2], self.rows[:, 3:], self.nxt, self.fronts, first, self.m, history,
-                 self.heads, self.counts, self.turned, self.fan, self.sums, self.anchor, self.peak, self.pair,
-                 self.graph_window, self.stats_window, self.max_edges, out, self.order_stats, self.min_relative_var)
-        return out
+                 self.records, self.records.view(np.float64), self.pairs, self.graph_window, self.stats_window,
+                 self.max_edges, self.keep, out, self.order_stats, self.min_relative_var)
+        return out.reshape(len(out), 4, len(self.keep))
 
     def window_rows(self) -> tuple[np.ndarray, int]:
         """The graph window's rows and where the moments window starts among them."""
