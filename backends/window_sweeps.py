@@ -301,8 +301,8 @@ def window_aggregates(graph, kernel: I.Kernel) -> np.ndarray:
                     continue
                 values = list(dict.fromkeys(a.value for a in op.aggregates if a.value is not None))
                 stats = _stage_statistics(graph, prog, op, values)
-                for agg in op.aggregates:
-                    col = COUNT if agg.func == "count" else DISTINCT if agg.func == "distinct" else (
-                        2 + PER_VALUE * values.index(agg.value) + STATISTICS.index(agg.func))
-                    result[:, slots[(pi, ci, agg)]] = stats[:, col]
+                source = [COUNT if agg.func == "count" else DISTINCT if agg.func == "distinct" else (
+                    2 + PER_VALUE * values.index(agg.value) + STATISTICS.index(agg.func)) for agg in op.aggregates]
+                # one row-by-row gather: a strided pass over every row per column cost more than the sweep
+                result[:, [slots[(pi, ci, agg)] for agg in op.aggregates]] = stats[:, source]
     return result
