@@ -232,7 +232,12 @@ def main():
     lines = {}
 
     def line(key, extra, seconds):
-        lines[key] = lightgbm_f1(np.hstack([X_raw, extra]) if extra is not None else X_raw, y, parts)
+        if extra is None:
+            X = X_raw
+        else:   # one float32 matrix (LightGBM bins its inputs; at scale 1 float64 copies did not fit in memory)
+            X = np.empty((len(X_raw), X_raw.shape[1] + extra.shape[1]), np.float32)
+            X[:, :X_raw.shape[1]], X[:, X_raw.shape[1]:] = X_raw, extra
+        lines[key] = lightgbm_f1(X, y, parts)
         lines[key].update(feature_seconds=round(seconds, 1), columns=0 if extra is None else extra.shape[1])
         print(key, lines[key], flush=True)
 
@@ -248,7 +253,7 @@ def main():
             assert np.array_equal(labels, y)
             if key == "quick":
                 stats, vs_seconds = snapml_features(d, args.batch, SNAPML_VERTEX_STATS_ONLY)
-                mined, seconds = np.hstack([mined, stats]), seconds + vs_seconds
+                mined, seconds = np.hstack([mined, stats.astype(np.float32)]), seconds + vs_seconds
             line(key, mined, seconds)
     result["lines"] = lines
     result["published_f1_percent"] = PUBLISHED.get(args.preset, {})
