@@ -154,26 +154,31 @@ def snapml_features(d: dict, batch: int, config: dict = SNAPML_PAPER_CONFIG) -> 
     return back, seconds
 
 
-def ours_features(trans_path, pattern_dirs, workdir) -> tuple[np.ndarray, list[str], float, np.ndarray]:
-    """Our mined features (closing mode) for every row of Trans.csv, in file order."""
+def ours_features(trans_path, pattern_dirs, workdir, memory: int = 4 << 30):
+    """Our mined features (closing mode) for every row of Trans.csv, in file order, as float32:
+    mined range by range of rows within about `memory` bytes (as `blazingaml mine --memory`), each
+    range copied into the result, so a scale-1 world's 235 GFP columns fit beside the benchmark."""
     from blazingaml.dsl.parser import load_patterns
-    from blazingaml.graph import TemporalGraph
+    from blazingaml.features import MiningRun, row_ranges
     from blazingaml.io.ibm_csv import convert_trans_csv
     from blazingaml.io.transactions import load_transactions
-    from blazingaml.runtime import compile_patterns, mine_graph
+    from blazingaml.runtime import DEFAULT_MAX_WORK
 
     parquet = workdir / "tx.parquet"
     if not parquet.exists():
         convert_trans_csv(trans_path, parquet)
     table, accounts = load_transactions(parquet)
-    graph = TemporalGraph.from_table(table, accounts)
-    compiled = compile_patterns(load_patterns(pattern_dirs), mode="closing")
-    t0 = time.perf_counter()
-    mined = mine_graph(graph, compiled, dtype=np.uint16)
-    seconds = time.perf_counter() - t0
     # the converter keeps input order (tx_id = row), so rows line up with read_trans
     assert np.array_equal(table["tx_id"].to_numpy(), np.arange(table.num_rows))
-    return mined.astype(np.float32), list(compiled.columns), seconds, table["label"].to_numpy()
+    run = MiningRun.start(table, accounts, load_patterns(pattern_dirs), "numba", "closing", None, DEFAULT_MAX_WORK,
+                          None, None, "flag")
+    columns = list(run.compiled.columns)
+    mined = np.empty((table.num_rows, len(columns)), np.float32)
+    for first, last in row_ranges(run, memory):
+        rows = run.rows(first, last)
+        for j, name in enumerate(columns):
+            mined[first:last, j] = rows.column(name).to_numpy()
+    return mined, columns, run.seconds, table["label"].to_numpy()
 
 
 def shape_table(patterns_path, real_path) -> dict:
