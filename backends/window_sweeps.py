@@ -303,6 +303,6 @@ def window_aggregates(graph, kernel: I.Kernel) -> np.ndarray:
                 stats = _stage_statistics(graph, prog, op, values)
                 source = [COUNT if agg.func == "count" else DISTINCT if agg.func == "distinct" else (
                     2 + PER_VALUE * values.index(agg.value) + STATISTICS.index(agg.func)) for agg in op.aggregates]
-                # one row-by-row gather: a strided pass over every row per column cost more than the sweep
+                # one gather per stage (row by row) rather than a strided copy of each column
                 result[:, [slots[(pi, ci, agg)] for agg in op.aggregates]] = stats[:, source]
     return result

@@ -57,7 +57,7 @@ class Adjacency:
 
 
 def _empty_adjacency(n: int, m: int) -> Adjacency:
-    # arrays allocated by NumPy, for huge pages (see from_arrays)
+    # arrays allocated by NumPy, for huge pages (see _layout_numba)
     return Adjacency(ptr=np.empty(n + 1, np.int64), edge=np.empty(m, np.int64), nbr=np.empty(m, np.int32),
                      ts=np.empty(m, np.int64), ns_edge=np.empty(m, np.int64), ns_nbr=np.empty(m, np.int32),
                      ns_ts=np.empty(m, np.int64), prev_same=np.empty(m, np.int32))
@@ -112,10 +112,15 @@ def _per_edge_inputs(src, dst, ts, tx_id, columns) -> list[np.ndarray]:
     return [attr(a, kind) for a, kind in zip((src, dst, ts, tx_id, *columns), _KINDS)]
 
 
+def _time_order(ts, tx_id) -> np.ndarray:
+    """The input row of each edge number, by stable sorts: by ts after sorting by tx_id."""
+    by_id = np.argsort(tx_id, kind="stable")
+    return by_id[np.argsort(ts[by_id], kind="stable")]
+
+
 def _layout_numpy(src, dst, ts, tx_id, n, columns):
     """(order, per-edge arrays in edge order, out, in) by NumPy sorts: a small graph's build."""
-    by_id = np.argsort(tx_id, kind="stable")
-    order = by_id[np.argsort(ts[by_id], kind="stable")]
+    order = _time_order(ts, tx_id)
     edges = [a[order] for a in _per_edge_inputs(src, dst, ts, tx_id, columns)]
     s, d, t = edges[:3]
     return order, edges, _adjacency_numpy(s, d, t, n), _adjacency_numpy(d, s, t, n)
@@ -132,9 +137,8 @@ def _layout_numba(src, dst, ts, tx_id, n, columns):
     order = np.empty(m, np.int64)  # the input row of each edge number: the graph's `row`
     by_minute = m > 1 and np.all(tx_id[1:] > tx_id[:-1]) and _minute_order(
         ts, max(1, min(numba.get_num_threads(), m // 65536)), order)
-    if not by_minute:  # general case: stable sort by ts after sorting by tx_id
-        by_id = np.argsort(tx_id, kind="stable")
-        order[:] = by_id[np.argsort(ts[by_id], kind="stable")]
+    if not by_minute:  # general case
+        order[:] = _time_order(ts, tx_id)
     # Large arrays are allocated here by NumPy, which asks the kernel for huge pages: first
     # touch of a few hundred MB is then several times cheaper than from inside a Numba kernel.
     inputs = _per_edge_inputs(src, dst, ts, tx_id, columns)
