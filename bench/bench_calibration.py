@@ -154,10 +154,13 @@ def snapml_features(d: dict, batch: int, config: dict = SNAPML_PAPER_CONFIG) -> 
     return back, seconds
 
 
-def ours_features(trans_path, pattern_dirs, workdir, memory: int = 4 << 30):
+def ours_features(trans_path, pattern_dirs, workdir, memory: int = 4 << 30, max_work: int | None = None):
     """Our mined features (closing mode) for every row of Trans.csv, in file order, as float32:
     mined range by range of rows within about `memory` bytes (as `blazingaml mine --memory`), each
-    range copied into the result, so a scale-1 world's 235 GFP columns fit beside the benchmark."""
+    range copied into the result, so a scale-1 world's 235 GFP columns fit beside the benchmark.
+    A trigger whose path search takes more than `max_work` steps (default: the project's) gets
+    saturated counts and its pattern's `work_limited` flag, as `mine --max-work` does; the flags are
+    features too. Returns (matrix, columns, mining seconds, labels, {pattern: triggers bounded})."""
     from blazingaml.dsl.parser import load_patterns
     from blazingaml.features import MiningRun, row_ranges
     from blazingaml.io.ibm_csv import convert_trans_csv
@@ -170,15 +173,18 @@ def ours_features(trans_path, pattern_dirs, workdir, memory: int = 4 << 30):
     table, accounts = load_transactions(parquet)
     # the converter keeps input order (tx_id = row), so rows line up with read_trans
     assert np.array_equal(table["tx_id"].to_numpy(), np.arange(table.num_rows))
-    run = MiningRun.start(table, accounts, load_patterns(pattern_dirs), "numba", "closing", None, DEFAULT_MAX_WORK,
-                          None, None, "flag")
-    columns = list(run.compiled.columns)
-    mined = np.empty((table.num_rows, len(columns)), np.float32)
+    run = MiningRun.start(table, accounts, load_patterns(pattern_dirs), "numba", "closing", None,
+                          max_work or DEFAULT_MAX_WORK, None, None, "flag")
+    columns = None
     for first, last in row_ranges(run, memory):
         rows = run.rows(first, last)
+        if columns is None:
+            columns = [c for c in rows.column_names if c != "tx_id"]
+            mined = np.empty((table.num_rows, len(columns)), np.float32)
         for j, name in enumerate(columns):
             mined[first:last, j] = rows.column(name).to_numpy()
-    return mined, columns, run.seconds, table["label"].to_numpy()
+    bounded = {name: int(mined[:, j].sum()) for j, name in enumerate(columns) if name.endswith(".work_limited")}
+    return mined, columns, run.seconds, table["label"].to_numpy(), bounded
 
 
 def shape_table(patterns_path, real_path) -> dict:
@@ -213,6 +219,9 @@ def main():
     ap.add_argument("--lines", nargs="*", default=["raw", "snapml", "ours-gfp", "ours-full"],
                     choices=["raw", "snapml", "ours-gfp", "ours-full", "quick"])
     ap.add_argument("--reuse", action="store_true", help="reuse an already generated world of the same name")
+    ap.add_argument("--max-work", type=int, default=None,
+                    help="our path searches' per-trigger step bound (default: blazingaml's); bounded triggers get "
+                         "saturated counts and a work_limited flag, counted in the result")
     args = ap.parse_args()
     from blazingaml.generator import generate
 
@@ -254,8 +263,9 @@ def main():
                       ("quick", [ROOT / "patterns" / "gfp" / f for f in ("fan.pattern", "degree.pattern",
                                                                           "scatter_gather.pattern")])):
         if key in args.lines:
-            mined, cols, seconds, labels = ours_features(trans, dirs, world)
+            mined, cols, seconds, labels, bounded = ours_features(trans, dirs, world, max_work=args.max_work)
             assert np.array_equal(labels, y)
+            result.setdefault("work_limited", {})[key] = {"max_work": args.max_work, "triggers": bounded}
             if key == "quick":
                 stats, vs_seconds = snapml_features(d, args.batch, SNAPML_VERTEX_STATS_ONLY)
                 mined, seconds = np.hstack([mined, stats.astype(np.float32)]), seconds + vs_seconds
