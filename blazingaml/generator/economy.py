@@ -56,6 +56,9 @@ ECONOMY = {
     # Recurring relationships: extra payees per payer (1 + Poisson(mean), p2p: Poisson(mean)).
     "purchase_extra_shops": 0.7, "p2p_friends": 0.6,
     "shop_popularity_pareto": 2.0,
+    # No account is paid by more than this many distinct senders (real HI-Small: 545, EDA); popular
+    # shops, utilities, suppliers and exchanges take no new customers beyond it.
+    "max_payers": 545,
     # ACH is also a business rail: the real sample's ACH payments are business-sized (first 1,000 rows
     # of HI-Small: 38 ACH rows, median 7,703 USD; Cheque median 18k), so invoices and intra-group
     # transfers use it too and fewer small personal payments do (docs/generator.md "Formats").
@@ -92,31 +95,65 @@ def _formats(rng, mix: dict, n: int) -> np.ndarray:
 
 class Counterparties:
     """Weighted draws of payees, mostly from the payer's own currency area (inverse-CDF sampling, so a
-    single draw costs a binary search, not a pass over the candidates)."""
+    single draw costs a binary search, not a pass over the candidates). With a `cap`, no payee gets
+    more than `cap` distinct payers: relationships beyond it are drawn again among the payees with
+    room left (real HI-Small: no account is paid by more than 545 distinct senders, EDA)."""
 
     def __init__(self, pop: Population, candidates: np.ndarray, weights: np.ndarray, domestic: float):
         self.domestic = domestic
         self.cand = np.asarray(candidates)
-        w = np.asarray(weights, float)
+        self.weights = np.asarray(weights, float)
+        self.currency = pop.currency[self.cand]
+        self._index(self.weights)
+
+    def _index(self, w: np.ndarray):
         self.cdf_all = np.cumsum(w)
-        cur = pop.currency[self.cand]
         self.by_currency = {}
-        for c in np.unique(cur):
-            sel = np.flatnonzero(cur == c)
+        for c in np.unique(self.currency):
+            sel = np.flatnonzero(self.currency == c)
             self.by_currency[int(c)] = (self.cand[sel], np.cumsum(w[sel]))
 
     @staticmethod
     def pick(rng, cand, cdf, n):
         return cand[np.minimum(np.searchsorted(cdf, rng.random(n) * cdf[-1], "right"), len(cand) - 1)]
 
-    def draw(self, rng, payer_currency: np.ndarray, domestic: float | None = None) -> np.ndarray:
-        n = len(payer_currency)
-        out = self.pick(rng, self.cand, self.cdf_all, n)
-        local = rng.random(n) < (self.domestic if domestic is None else domestic)
+    def _draw(self, rng, payer_currency: np.ndarray, domestic: float, local=None):
+        """(payees, which draws stayed in the payer's currency area)."""
+        out = self.pick(rng, self.cand, self.cdf_all, len(payer_currency))
+        if local is None:
+            local = rng.random(len(payer_currency)) < domestic
         for c, (cand, cdf) in self.by_currency.items():
             sel = np.flatnonzero(local & (payer_currency == c))
-            if len(sel):
+            if len(sel) and cdf[-1] > 0:     # a currency area whose payees are all full: any payee
                 out[sel] = self.pick(rng, cand, cdf, len(sel))
+        return out, local
+
+    def draw(self, rng, payer_currency: np.ndarray, domestic: float | None = None, payers=None,
+             cap: int | None = None) -> np.ndarray:
+        """A payee for each payer (`payers`, needed with `cap`: payer i pays in payer_currency[i])."""
+        n = len(payer_currency)
+        out, local = self._draw(rng, payer_currency, self.domestic if domestic is None else domestic)
+        if cap is None or n == 0:
+            return out
+        payers = np.asarray(payers, np.int64)
+        base = int(payers.max()) + 1
+        weights = self.weights.copy()
+        for _ in range(16):
+            key = out.astype(np.int64) * base + payers
+            pairs = np.unique(key, return_index=True)[1]        # distinct (payee, payer) relationships
+            if np.bincount(out[pairs] - out.min()).max() <= cap:
+                break
+            pairs = pairs[rng.permutation(len(pairs))]          # in a random order within each payee
+            pairs = pairs[np.argsort(out[pairs], kind="stable")]
+            payee = out[pairs]
+            rank = np.arange(len(pairs)) - np.searchsorted(payee, payee, "left")
+            moved = np.isin(key, key[pairs[rank >= cap]])
+            weights[np.isin(self.cand, payee[rank >= cap - 1])] = 0.0     # full: no new payers
+            if weights.sum() <= 0:
+                break
+            self._index(weights)
+            out[moved] = self._draw(rng, payer_currency[moved], 0.0, local[moved])[0]
+        self._index(self.weights)
         return out
 
 
@@ -225,7 +262,8 @@ def bills(rng, pop: Population, cal: Calendar) -> Ledger:
     if not len(people) or not len(payees):
         return Ledger.empty()
     payer = np.repeat(people, rng.poisson(E["bills_per_person"], len(people)))
-    payee = Counterparties(pop, payees, pop.size[payees] + 1, E["domestic_share"]).draw(rng, pop.currency[payer])
+    payee = Counterparties(pop, payees, pop.size[payees] + 1, E["domestic_share"]).draw(
+        rng, pop.currency[payer], payers=payer, cap=E["max_payers"])
     day = rng.integers(0, 30, len(payer))       # each bill its own day of the month
     keep = day < cal.days
     payer, payee, day = payer[keep], payee[keep], day[keep]
@@ -258,7 +296,8 @@ def purchases(rng, pop: Population, cal: Calendar, count: int) -> Ledger:
         return Ledger.empty()
     payer = np.repeat(buyers, 1 + rng.poisson(E["purchase_extra_shops"], len(buyers)))
     popularity = rng.pareto(E["shop_popularity_pareto"], len(shops)) + 1.0
-    payee = Counterparties(pop, shops, popularity, E["domestic_share"]).draw(rng, pop.currency[payer])
+    payee = Counterparties(pop, shops, popularity, E["domestic_share"]).draw(rng, pop.currency[payer], payers=payer,
+                                                                            cap=E["max_payers"])
     return recurring(rng, pop, cal, payer, payee, count, E["purchase_formats"], E["purchase_median"],
                      E["purchase_sigma"], PURCHASE)
 
@@ -268,7 +307,8 @@ def person_to_person(rng, pop: Population, cal: Calendar, count: int) -> Ledger:
     E = ECONOMY
     people = np.flatnonzero(pop.kind == INDIVIDUAL)
     payer = np.repeat(people, rng.poisson(E["p2p_friends"], len(people)))
-    payee = Counterparties(pop, people, pop.activity[people], E["domestic_share"]).draw(rng, pop.currency[payer])
+    payee = Counterparties(pop, people, pop.activity[people], E["domestic_share"]).draw(
+        rng, pop.currency[payer], payers=payer, cap=E["max_payers"])
     medians = {k: E["p2p_median"] for k in E["p2p_formats"]}
     return recurring(rng, pop, cal, payer, payee, count, E["p2p_formats"], medians, E["p2p_sigma"], P2P)
 
@@ -282,7 +322,8 @@ def supplies(rng, pop: Population, cal: Calendar, count: int) -> Ledger:
     if not len(buyers) or not len(sellers) or count <= 0:
         return Ledger.empty()
     buyer = np.repeat(buyers, 1 + rng.poisson(1 + np.log1p(pop.size[buyers])))
-    seller = Counterparties(pop, sellers, pop.size[sellers] + 1, E["domestic_share"]).draw(rng, pop.currency[buyer])
+    seller = Counterparties(pop, sellers, pop.size[sellers] + 1, E["domestic_share"]).draw(
+        rng, pop.currency[buyer], payers=buyer, cap=E["max_payers"])
     scale = E["supply_median"] * (pop.size[buyer] + 1) ** E["supply_size_exponent"]
     weight = np.sqrt(pop.size[buyer] + 1) * pop.activity[buyer]
     led = recurring(rng, pop, cal, buyer, seller, count, E["supply_formats"], {k: 1.0 for k in E["supply_formats"]},
@@ -312,7 +353,8 @@ def crypto(rng, pop: Population, cal: Calendar, count: int) -> Ledger:
     if not len(exchanges) or count <= 0:
         return Ledger.empty()
     users = people[rng.random(len(people)) < E["crypto_users"]]
-    venue = Counterparties(pop, exchanges, pop.size[exchanges] + 1, 0.0).draw(rng, pop.currency[users])
+    venue = Counterparties(pop, exchanges, pop.size[exchanges] + 1, 0.0).draw(rng, pop.currency[users], payers=users,
+                                                                              cap=E["max_payers"])
     buy = rng.random(len(users)) < 0.55
     payer, payee = np.where(buy, users, venue), np.where(buy, venue, users)
     w = pop.activity[users] * rng.gamma(1.0, 1.0, len(users))
