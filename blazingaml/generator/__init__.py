@@ -39,7 +39,7 @@ __all__ = ["generate", "load_preset", "PRESETS", "GeneratedFiles"]
 PRESETS = ("hi-small-like", "li-small-like", "hi-medium-like")
 EMBED_POLICIES = ("subsample", "grow")
 PLAN_HEADROOM = 1.3   # cases planned for this multiple of the target; the ledger trims the surplus
-PLAN_SPARE = 40       # and this many more laundering transactions' worth, so small worlds have cases to choose from
+PLAN_SPARE = 120      # and this many more laundering transactions' worth, so small worlds have cases to choose from
 EMBED_SHARE = 0.75    # share of the preset's pattern rows that embedded attempts may take (their integration adds more)
 
 
