@@ -64,10 +64,10 @@ ECONOMY = {
     # transfers use it too and fewer small personal payments do (docs/generator.md "Formats").
     "purchase_formats": {"Credit Card": 0.55, "Cheque": 0.285, "Cash": 0.12, "ACH": 0.045},
     "purchase_median": {"Credit Card": 60.0, "Cheque": 300.0, "Cash": 80.0, "ACH": 100.0}, "purchase_sigma": 1.0,
-    "supply_formats": {"Cheque": 0.80, "ACH": 0.11, "Wire": 0.09},
+    "supply_formats": {"Cheque": 0.85, "ACH": 0.06, "Wire": 0.09},
     "supply_median": 8_000.0, "supply_size_exponent": 0.3, "supply_sigma": 2.2,
     "supply_pass_through_share": 0.2,       # of a supplier's own purchases, made soon after it is paid
-    "supply_terms_share": 0.004,            # ACH invoices paid on terms, days later (the legitimate tail)
+    "supply_terms_share": 0.0075,           # ACH invoices paid on terms, days later (the legitimate tail)
     "p2p_formats": {"Cheque": 0.40, "Cash": 0.25, "ACH": 0.35}, "p2p_median": 200.0, "p2p_sigma": 1.3,
     "crypto_share": 0.029, "crypto_users": 0.05, "crypto_median": 400.0, "crypto_sigma": 1.6,
     "group_share": 0.015, "group_of_corporations": 0.3, "group_size": (2, 6), "group_median": 50_000.0,
