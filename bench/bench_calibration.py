@@ -154,13 +154,15 @@ def snapml_features(d: dict, batch: int, config: dict = SNAPML_PAPER_CONFIG) -> 
     return back, seconds
 
 
-def ours_features(trans_path, pattern_dirs, workdir, memory: int = 4 << 30, max_work: int | None = None):
+def ours_features(trans_path, pattern_dirs, workdir, memory: int = 4 << 30, max_work: int | None = None,
+                  without: tuple = ()):
     """Our mined features (closing mode) for every row of Trans.csv, in file order, as float32:
     mined range by range of rows within about `memory` bytes (as `blazingaml mine --memory`), each
     range copied into the result, so a scale-1 world's 235 GFP columns fit beside the benchmark.
     A trigger whose path search takes more than `max_work` steps (default: the project's) gets
     saturated counts and its pattern's `work_limited` flag, as `mine --max-work` does; the flags are
-    features too. Returns (matrix, columns, mining seconds, labels, {pattern: triggers bounded})."""
+    features too. Patterns named in `without` are left out. Returns (matrix, columns, mining seconds,
+    labels, {pattern: triggers bounded})."""
     from blazingaml.dsl.parser import load_patterns
     from blazingaml.features import MiningRun, row_ranges
     from blazingaml.io.ibm_csv import convert_trans_csv
@@ -173,7 +175,8 @@ def ours_features(trans_path, pattern_dirs, workdir, memory: int = 4 << 30, max_
     table, accounts = load_transactions(parquet)
     # the converter keeps input order (tx_id = row), so rows line up with read_trans
     assert np.array_equal(table["tx_id"].to_numpy(), np.arange(table.num_rows))
-    run = MiningRun.start(table, accounts, load_patterns(pattern_dirs), "numba", "closing", None,
+    patterns = [p for p in load_patterns(pattern_dirs) if p.name not in set(without)]
+    run = MiningRun.start(table, accounts, patterns, "numba", "closing", None,
                           max_work or DEFAULT_MAX_WORK, None, None, "flag")
     columns = None
     for first, last in row_ranges(run, memory):
@@ -222,6 +225,9 @@ def main():
     ap.add_argument("--max-work", type=int, default=None,
                     help="our path searches' per-trigger step bound (default: blazingaml's); bounded triggers get "
                          "saturated counts and a work_limited flag, counted in the result")
+    ap.add_argument("--without", nargs="*", default=[], metavar="PATTERN",
+                    help="leave these patterns out of our lines, e.g. simple_cycle (as the snapml line leaves "
+                         "out length-constrained simple cycles, which snapml does not finish on 2 cores)")
     args = ap.parse_args()
     from blazingaml.generator import generate
 
@@ -263,9 +269,11 @@ def main():
                       ("quick", [ROOT / "patterns" / "gfp" / f for f in ("fan.pattern", "degree.pattern",
                                                                           "scatter_gather.pattern")])):
         if key in args.lines:
-            mined, cols, seconds, labels, bounded = ours_features(trans, dirs, world, max_work=args.max_work)
+            mined, cols, seconds, labels, bounded = ours_features(trans, dirs, world, max_work=args.max_work,
+                                                            without=tuple(args.without))
             assert np.array_equal(labels, y)
-            result.setdefault("work_limited", {})[key] = {"max_work": args.max_work, "triggers": bounded}
+            result.setdefault("work_limited", {})[key] = {"max_work": args.max_work, "triggers": bounded,
+                                                          "without": args.without}
             if key == "quick":
                 stats, vs_seconds = snapml_features(d, args.batch, SNAPML_VERTEX_STATS_ONLY)
                 mined, seconds = np.hstack([mined, stats.astype(np.float32)]), seconds + vs_seconds
