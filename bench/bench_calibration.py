@@ -155,14 +155,15 @@ def snapml_features(d: dict, batch: int, config: dict = SNAPML_PAPER_CONFIG) -> 
 
 
 def ours_features(trans_path, pattern_dirs, workdir, memory: int = 4 << 30, max_work: int | None = None,
-                  without: tuple = ()):
+                  without: tuple = (), lead: np.ndarray | None = None):
     """Our mined features (closing mode) for every row of Trans.csv, in file order, as float32:
     mined range by range of rows within about `memory` bytes (as `blazingaml mine --memory`), each
     range copied into the result, so a scale-1 world's 235 GFP columns fit beside the benchmark.
     A trigger whose path search takes more than `max_work` steps (default: the project's) gets
     saturated counts and its pattern's `work_limited` flag, as `mine --max-work` does; the flags are
-    features too. Patterns named in `without` are left out. Returns (matrix, columns, mining seconds,
-    labels, {pattern: triggers bounded})."""
+    features too. Patterns named in `without` are left out. `lead` (rows x k) fills the matrix's first
+    k columns, so a line's whole input is one array (at scale 1 a second copy did not fit beside it).
+    Returns (matrix, columns, mining seconds, labels, {pattern: triggers bounded})."""
     from blazingaml.dsl.parser import load_patterns
     from blazingaml.features import MiningRun, row_ranges
     from blazingaml.io.ibm_csv import convert_trans_csv
@@ -178,15 +179,17 @@ def ours_features(trans_path, pattern_dirs, workdir, memory: int = 4 << 30, max_
     patterns = [p for p in load_patterns(pattern_dirs) if p.name not in set(without)]
     run = MiningRun.start(table, accounts, patterns, "numba", "closing", None,
                           max_work or DEFAULT_MAX_WORK, None, None, "flag")
-    columns = None
+    columns, k = None, 0 if lead is None else lead.shape[1]
     for first, last in row_ranges(run, memory):
         rows = run.rows(first, last)
         if columns is None:
             columns = [c for c in rows.column_names if c != "tx_id"]
-            mined = np.empty((table.num_rows, len(columns)), np.float32)
+            mined = np.empty((table.num_rows, k + len(columns)), np.float32)
+            if k:
+                mined[:, :k] = lead
         for j, name in enumerate(columns):
-            mined[first:last, j] = rows.column(name).to_numpy()
-    bounded = {name: int(mined[:, j].sum()) for j, name in enumerate(columns) if name.endswith(".work_limited")}
+            mined[first:last, k + j] = rows.column(name).to_numpy()
+    bounded = {name: int(mined[:, k + j].sum()) for j, name in enumerate(columns) if name.endswith(".work_limited")}
     return mined, columns, run.seconds, table["label"].to_numpy(), bounded
 
 
@@ -251,14 +254,17 @@ def main():
     X_raw, _ = raw_matrix(d)
     lines = {}
 
-    def line(key, extra, seconds):
-        if extra is None:
+    def line(key, extra, seconds, whole=None):
+        """LightGBM on raw + `extra` columns, or on `whole` (raw columns first, one float32 matrix)."""
+        if whole is not None:
+            X = whole
+        elif extra is None:
             X = X_raw
         else:   # one float32 matrix (LightGBM bins its inputs; at scale 1 float64 copies did not fit in memory)
             X = np.empty((len(X_raw), X_raw.shape[1] + extra.shape[1]), np.float32)
             X[:, :X_raw.shape[1]], X[:, X_raw.shape[1]:] = X_raw, extra
         lines[key] = lightgbm_f1(X, y, parts)
-        lines[key].update(feature_seconds=round(seconds, 1), columns=0 if extra is None else extra.shape[1])
+        lines[key].update(feature_seconds=round(seconds, 1), columns=X.shape[1] - X_raw.shape[1])
         print(key, lines[key], flush=True)
 
     if "raw" in args.lines:
@@ -269,15 +275,18 @@ def main():
                       ("quick", [ROOT / "patterns" / "gfp" / f for f in ("fan.pattern", "degree.pattern",
                                                                           "scatter_gather.pattern")])):
         if key in args.lines:
-            mined, cols, seconds, labels, bounded = ours_features(trans, dirs, world, max_work=args.max_work,
-                                                            without=tuple(args.without))
+            whole, cols, seconds, labels, bounded = ours_features(
+                trans, dirs, world, max_work=args.max_work, without=tuple(args.without),
+                lead=None if key == "quick" else X_raw)
             assert np.array_equal(labels, y)
             result.setdefault("work_limited", {})[key] = {"max_work": args.max_work, "triggers": bounded,
                                                           "without": args.without}
             if key == "quick":
                 stats, vs_seconds = snapml_features(d, args.batch, SNAPML_VERTEX_STATS_ONLY)
-                mined, seconds = np.hstack([mined, stats.astype(np.float32)]), seconds + vs_seconds
-            line(key, mined, seconds)
+                line(key, np.hstack([whole, stats.astype(np.float32)]), seconds + vs_seconds)
+            else:
+                line(key, None, seconds, whole=whole)
+            del whole
     result["lines"] = lines
     result["published_f1_percent"] = PUBLISHED.get(args.preset, {})
     result["bands"] = BANDS.get(args.preset, {})
