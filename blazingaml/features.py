@@ -61,7 +61,9 @@ def mine_to_parquet(path, table: pa.Table, accounts: pa.Table | None, patterns, 
                 writer.write_table(run.rows(first, last))
                 if progress is not None:
                     progress(last - first)
-    return MinedFeatures(run.schema.empty_table(), run.seconds, run.graph_seconds, run.graph.m)
+    # built from typed empty arrays: Schema.empty_table imports pandas, 0.3 s of a short command
+    empty = pa.Table.from_arrays([pa.nulls(0, f.type) for f in run.schema], schema=run.schema)
+    return MinedFeatures(empty, run.seconds, run.graph_seconds, run.graph.m)
 
 
 @dataclass
