@@ -39,6 +39,7 @@ __all__ = ["generate", "load_preset", "PRESETS", "GeneratedFiles"]
 PRESETS = ("hi-small-like", "li-small-like", "hi-medium-like")
 EMBED_POLICIES = ("subsample", "grow")
 PLAN_HEADROOM = 1.3   # cases planned for this multiple of the target; the ledger trims the surplus
+SELECT_BUDGET_ROWS = 300_000_000   # rows labelled, in all, by the case selection's local search
 PLAN_SPARE = 120      # and this many more laundering transactions' worth, so small worlds have cases to choose from
 EMBED_SHARE = 0.75    # share of the preset's pattern rows that embedded attempts may take (their integration adds more)
 
@@ -100,8 +101,12 @@ def select_cases(labels, is_leg: np.ndarray, n_cases: int, first_generated: int,
     order) whose laundering reaches `target`. At small scales one case is a large share of the volume, so
     generated cases near that boundary are then switched on or off (or one swapped for another) while that brings the laundering
     count and the share outside attempts closer to the preset (at scale 1 this rarely runs: the share is the
-    mechanisms' outcome)."""
+    mechanisms' outcome). Each trial labels the whole ledger, so the search tries at most
+    SELECT_BUDGET_ROWS / rows of them (thousands in a small world, a handful at 30M rows)."""
+    trials = [0]
+
     def cost(active):
+        trials[0] += 1
         lab = labels(active)
         total = int(lab.sum())
         outside = 1 - int(lab[is_leg].sum()) / max(total, 1)
@@ -123,15 +128,16 @@ def select_cases(labels, is_leg: np.ndarray, n_cases: int, first_generated: int,
             lo = mid + 1
     active = prefix(lo)
     best = cost(active)[0]
+    budget = trials[0] + SELECT_BUDGET_ROWS // max(len(is_leg), 1)
     for _ in range(60):     # local search: switch single cases near the boundary on or off, or swap two
-        if best <= 0.04:
+        if best <= 0.04 or trials[0] >= budget:
             break
         on = [c for c in np.flatnonzero(active)[::-1] if c >= first_generated][:30]
         off = list(np.flatnonzero(~active)[:30])
-        moves = [(c,) for c in on + off]
+        moves = [(c,) for c in on + off][:max(0, budget - trials[0])]
         scores = [(cost(_flipped(active, m))[0], m) for m in moves]
         if not scores or min(scores)[0] >= best:   # no single switch helps: try one case for another
-            moves = [(a, b) for a in on[:10] for b in off[:10]]
+            moves = [(a, b) for a in on[:10] for b in off[:10]][:max(0, budget - trials[0])]
             scores = [(cost(_flipped(active, m))[0], m) for m in moves]
             if not scores or min(scores)[0] >= best:
                 break
