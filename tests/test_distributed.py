@@ -101,12 +101,32 @@ def vertex_stats(hours: int = 480):
     return [dataclasses.replace(p, window_seconds=hours * 3600) for p in load_patterns([VERTEX_STATS])]
 
 
+def three_partition_budget(path, patterns, mode: str = "closing") -> int:
+    """The largest partition budget (rows with halos) that cuts this world into three or more time
+    partitions: the library's windows reach back days, so the budget depends on how the world's
+    rows fall over time, not on a fixed number."""
+    from blazingaml.errors import BlazingError
+    from blazingaml.time_partitions import Halo, plan_partitions
+
+    ts = pq.read_table(path, columns=["ts"])["ts"].to_numpy()
+    minutes, counts = np.unique(ts - ts % 60, return_counts=True)
+    halo = Halo.of(patterns, mode)
+    for budget in range(len(ts), 0, -max(1, len(ts) // 200)):
+        try:
+            if len(plan_partitions(minutes, counts, halo, budget)) >= 3:
+                return budget
+        except BlazingError:   # a budget too small for some minute's halo
+            break
+    raise AssertionError("no budget cuts this world into three partitions")
+
+
 def test_library_closing_mode_equals_single_process(cluster, world, tmp_path):
     from blazingaml.dsl.parser import load_patterns
 
     patterns = load_patterns(LIBRARY) + vertex_stats(24)
     expected = single_process(world, patterns)
-    run = mine_distributed(cluster, world, patterns, tmp_path / "feats", threads=1, max_rows=18_000)
+    run = mine_distributed(cluster, world, patterns, tmp_path / "feats", threads=1,
+                           max_rows=three_partition_budget(world, patterns))
     assert len(run.partitions) >= 3 and run.halo_rows > 0
     assert_same_rows(world, expected, tmp_path / "feats", len(run.partitions))
     assert run.rows == expected.num_rows
