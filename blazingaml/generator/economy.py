@@ -103,37 +103,36 @@ class Counterparties:
         self.domestic = domestic
         self.cand = np.asarray(candidates)
         self.weights = np.asarray(weights, float)
-        self.currency = pop.currency[self.cand]
-        self._index(self.weights)
-        self.uncapped = self.by_currency
+        currency = pop.currency[self.cand]
+        self.areas = {int(c): np.flatnonzero(currency == c) for c in np.unique(currency)}   # candidates by currency
+        self.cdf_all, self.by_currency = self._cdfs(self.weights)
 
-    def _index(self, w: np.ndarray):
-        self.cdf_all = np.cumsum(w)
-        self.by_currency = {}
-        for c in np.unique(self.currency):
-            sel = np.flatnonzero(self.currency == c)
-            self.by_currency[int(c)] = (self.cand[sel], np.cumsum(w[sel]))
+    def _cdfs(self, w: np.ndarray):
+        """(cdf over all candidates, {currency: (its candidates, their cdf)}) for weights `w`."""
+        return np.cumsum(w), {c: (self.cand[sel], np.cumsum(w[sel])) for c, sel in self.areas.items()}
 
     @staticmethod
     def pick(rng, cand, cdf, n):
         return cand[np.minimum(np.searchsorted(cdf, rng.random(n) * cdf[-1], "right"), len(cand) - 1)]
 
-    def _draw(self, rng, payer_currency: np.ndarray, domestic: float, local=None):
-        """(payees, which draws stayed in the payer's currency area)."""
-        out = self.pick(rng, self.cand, self.cdf_all, len(payer_currency))
+    def _draw(self, rng, payer_currency: np.ndarray, domestic: float, cdfs, local=None):
+        """(payees drawn with `cdfs`, which draws stayed in the payer's currency area)."""
+        cdf_all, by_currency = cdfs
+        out = self.pick(rng, self.cand, cdf_all, len(payer_currency))
         if local is None:
             local = rng.random(len(payer_currency)) < domestic
-        for c, (cand, cdf) in self.by_currency.items():
+        for c, (cand, cdf) in by_currency.items():
             sel = np.flatnonzero(local & (payer_currency == c))
             if len(sel):   # a currency area whose payees are all full stays domestic, over the cap
-                out[sel] = self.pick(rng, cand, cdf if cdf[-1] > 0 else self.uncapped[c][1], len(sel))
+                out[sel] = self.pick(rng, cand, cdf if cdf[-1] > 0 else self.by_currency[c][1], len(sel))
         return out, local
 
     def draw(self, rng, payer_currency: np.ndarray, domestic: float | None = None, payers=None,
              cap: int | None = None) -> np.ndarray:
         """A payee for each payer (`payers`, needed with `cap`: payer i pays in payer_currency[i])."""
         n = len(payer_currency)
-        out, local = self._draw(rng, payer_currency, self.domestic if domestic is None else domestic)
+        out, local = self._draw(rng, payer_currency, self.domestic if domestic is None else domestic,
+                                (self.cdf_all, self.by_currency))
         if cap is None or n == 0:
             return out
         payers = np.asarray(payers, np.int64)
@@ -152,9 +151,7 @@ class Counterparties:
             weights[np.isin(self.cand, payee[rank >= cap - 1])] = 0.0     # full: no new payers
             if weights.sum() <= 0:
                 break
-            self._index(weights)
-            out[moved] = self._draw(rng, payer_currency[moved], 0.0, local[moved])[0]
-        self._index(self.weights)
+            out[moved] = self._draw(rng, payer_currency[moved], 0.0, self._cdfs(weights), local[moved])[0]
         return out
 
 
