@@ -242,9 +242,10 @@ def generate(out_dir: str | os.PathLike, preset: str = "hi-small-like", scale: f
     cal = Calendar(start, days)
     plan = CrimePlanner(rng, pop, cal, crime_cfg).plan(target * PLAN_HEADROOM + PLAN_SPARE, embedded_legs)
     step("economy")
-    # The scheme's accounts are kept quiet: their owners use them less for ordinary spending.
-    pop.activity[sorted({a for accounts in plan.case_accounts for a in accounts})] *= crime_cfg["controlled_activity"]
+    # The scheme's accounts keep their owners' ordinary activity: a mule's or shell's statistics are those of
+    # any further account (docs/generator.md, "Who launders").
     legit = economy(rng, pop, cal, max(0, n_tx - len(plan.ledger)))
+    plan.reuse_relationships(rng, pop, legit)
     ledger = Ledger.concat([legit, plan.ledger])
     case = np.concatenate([np.full(len(legit), -1, np.int32), plan.row_case])
     crime_base = len(legit)

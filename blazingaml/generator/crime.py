@@ -26,8 +26,8 @@ import numpy as np
 
 from ..io.vocab import PAYMENT_FORMATS, TYPOLOGIES
 from .economy import ECONOMY, F, Counterparties, settle
-from .ledger import INTEGRATION, LAYERING, VICTIM, Ledger, Placements
-from .population import BITCOIN, FINANCE, INDIVIDUAL, RATE_PER_USD, RETAIL, SUPPLIER, UTILITY, Population
+from .ledger import INTEGRATION, LAYERING, P2P, PURCHASE, SUPPLY, VICTIM, Ledger, Placements
+from .population import BITCOIN, CORPORATION, INDIVIDUAL, RATE_PER_USD, RETAIL, SUPPLIER, Population
 from .timing import DAY, HOUR, MINUTE, Calendar, times_between
 from .typologies import Shape, ShapeDrawer
 
@@ -44,13 +44,11 @@ PLACEMENT_FORMATS = {
 CRIME = {
     "layered_share": 0.9,              # cases layered through an attempt (the rest integrated directly)
     "recruit_activity_exponent": 0.0,  # recruited accounts drawn with weight activity ** -exponent (0: alike)
-    "controlled_activity": 0.3,        # ordinary spending on a controlled account, relative to its owner's
-    "comingled_share": 0.5,            # a scheme's accounts whose owners spend from one pot, dirty money first
+    "comingled_share": 0.25,           # a scheme's accounts whose owners spend from one pot, dirty money first
     "reuse_share": 0.04,               # account slots filled from the reused pool
     "rest_days_mean": 4.0,             # dirty money rests Exp(mean) days before it is spent
     "integration_max_payments": 4,     # payments per holder within the main period
     "integration_gap_days": 1.0,
-    "integration_purposes": {"purchase": 0.3, "supply": 0.3, "rent": 0.1, "wages": 0.3},
     # Share of integration payments sent as an ACH transfer instead of the purpose's usual format. Derived
     # from the real per-format laundering counts (docs/generator.md): HI-Small's laundering rows are 86.6% ACH
     # and its pattern rows all ACH, so (4,483 - 3,209) / 1,968 = 65% of the rest; LI-Small's test period has
@@ -58,8 +56,23 @@ CRIME = {
     "integration_ach_share": 0.65,
     "victims_per_placement": 3.0,      # mean number of victim payments of a visible placement
 }
-# Integration looks like ordinary spending: each purpose pays whom the ordinary flow pays, in its formats and
-# amounts (economy.ECONOMY): shop purchases, supplier invoices, rent, wages.
+# Integration looks like the holder's own ordinary spending: an account spends dirty money on the purposes it
+# has in the ordinary economy (economy.py), in their shares of the ordinary volume, formats and amounts: a
+# person's further account buys from shops and pays people; a firm pays its suppliers (and, unless it is a
+# corporation, buys from shops). Mules and shells have no staff and no bills, so no wages and no rent.
+INTEGRATION_FLOWS = {"purchase": PURCHASE, "supply": SUPPLY, "p2p": P2P}
+
+
+def ordinary_purposes(pop: Population, account: int) -> dict:
+    """{purpose: share of the ordinary volume} of the payments `account` makes in the ordinary economy."""
+    shares = ECONOMY["fill_shares"]
+    kind = int(pop.kind[account])
+    has = {"purchase": kind != CORPORATION and int(pop.role[account]) != RETAIL,
+           "supply": kind != INDIVIDUAL and bool(pop.primary[account]),
+           "p2p": kind == INDIVIDUAL}
+    return {k: shares[k] for k, ok in has.items() if ok}
+
+
 def _integration_payment(rng, purpose: str) -> tuple[int, float]:
     """(format, US dollars) of one ordinary-looking payment for `purpose`."""
     E = ECONOMY
@@ -68,10 +81,7 @@ def _integration_payment(rng, purpose: str) -> tuple[int, float]:
         return F[name], E["purchase_median"][name] * float(np.exp(rng.normal(0, E["purchase_sigma"])))
     if purpose == "supply":
         return F[_pick(rng, E["supply_formats"])], E["supply_median"] * float(np.exp(rng.normal(0, E["supply_sigma"])))
-    if purpose == "rent":
-        return F[_pick(rng, E["bill_formats"])], E["rent_median"] * float(np.exp(rng.normal(0, 0.4)))
-    salary = E["salary_annual_median"] * float(np.exp(rng.normal(0, E["salary_sigma"]))) * 14 / 365
-    return F[_pick(rng, E["payroll_formats"])], salary
+    return F[_pick(rng, E["p2p_formats"])], E["p2p_median"] * float(np.exp(rng.normal(0, E["p2p_sigma"])))
 
 
 def _pick(rng, mix: dict) -> str:
@@ -96,11 +106,32 @@ class CrimePlan:
 
     ledger: Ledger                      # pattern legs, victim payments, integration payments
     row_case: np.ndarray                # int32 case of each ledger row
+    purpose: np.ndarray                 # int8 ordinary flow an integration row imitates, -1 for other rows
     placements: Placements
     placement_case: np.ndarray
     case_accounts: list                 # per case, the accounts it controls
     attempts: list = field(default_factory=list)   # AttemptRecord, generated first, then embedded
     embedded_cases: int = 0
+
+    def reuse_relationships(self, rng, pop: Population, legit: Ledger) -> None:
+        """Integration payments go to payees the holder already pays for that purpose in the ordinary economy
+        (its usual shops, suppliers and friends), in the holder's currency; a holder without one keeps the
+        payee drawn at planning. Dirty money is spent where the owner spends anyway."""
+        rows = np.flatnonzero(self.purpose >= 0)
+        if not len(rows) or not len(legit):
+            return
+        key = legit.src.astype(np.int64) * 64 + legit.flow
+        order = np.argsort(key, kind="stable")
+        sorted_key = key[order]
+        want = self.ledger.src[rows].astype(np.int64) * 64 + self.purpose[rows]
+        lo, hi = np.searchsorted(sorted_key, want, "left"), np.searchsorted(sorted_key, want, "right")
+        for i, a, b in zip(rows, lo, hi):
+            if a == b:
+                continue
+            payees = legit.dst[order[a:b]]
+            payees = payees[pop.currency[payees] == pop.currency[self.ledger.dst[i]]]
+            if len(payees):
+                self.ledger.dst[i] = payees[int(rng.integers(0, len(payees)))]
 
     def kept_apart(self, rng, n_accounts: int, comingled_share: float) -> np.ndarray:
         """Mask of the accounts whose owners keep the dirty money apart from their own: a share
@@ -147,13 +178,16 @@ class CrimePlanner:
         self.attempts: list[AttemptRecord] = []
         self.rows = 0
         self.case = 0
+        # Payees for integration payments whose holder has no ordinary payee of that purpose (see
+        # CrimePlan.reuse_relationships), drawn as the ordinary flows draw theirs: shops and people by activity,
+        # suppliers by size.
         shops = np.flatnonzero(pop.role == RETAIL)
-        sellers = np.flatnonzero(pop.role == SUPPLIER)
-        estates = np.flatnonzero((pop.role == UTILITY) | (pop.role == FINANCE))
+        sellers = np.flatnonzero((pop.role == SUPPLIER) & pop.primary)
         people = np.flatnonzero(pop.kind == INDIVIDUAL)
-        self.payees = {name: Counterparties(pop, c, np.ones(len(c)), 1.0) for name, c in
-                       (("purchase", shops), ("supply", sellers), ("rent", estates), ("wages", people))
-                       if len(c)}
+        self.payees = {name: Counterparties(pop, c, w, 1.0) for name, c, w in
+                       (("purchase", shops, pop.activity[shops]), ("supply", sellers, pop.size[sellers] + 1.0),
+                        ("p2p", people, pop.activity[people])) if len(c)}
+        self.purposes: list[np.ndarray] = []     # per ledger part: the ordinary flow an integration row imitates
         self.victims = people
 
     # -- accounts --------------------------------------------------------------------------------
@@ -176,9 +210,10 @@ class CrimePlanner:
             self.case_accounts.append([])
         self.case_accounts[self.case].extend(int(a) for a in accounts)
 
-    def _add(self, part: Ledger) -> np.ndarray:
+    def _add(self, part: Ledger, purpose: np.ndarray | None = None) -> np.ndarray:
         self.parts.append(part)
         self.part_case.append(self.case)
+        self.purposes.append(np.full(len(part), -1, np.int8) if purpose is None else np.asarray(purpose, np.int8))
         rows = np.arange(self.rows, self.rows + len(part))
         self.rows += len(part)
         return rows
@@ -213,13 +248,14 @@ class CrimePlanner:
         cfg, rng = self.cfg, self.rng
         t = since + int(rng.exponential(cfg["rest_days_mean"]) * DAY)
         left = usd
-        src, dst, ts, amounts, fmts = [], [], [], [], []
-        purposes = [k for k in cfg["integration_purposes"] if k in self.payees]
+        src, dst, ts, amounts, fmts, flows = [], [], [], [], [], []
+        purposes = {k: w for k, w in ordinary_purposes(self.pop, holder).items() if k in self.payees}
         for _ in range(cfg["integration_max_payments"]):
             if t >= self.cal.end or left <= 0.01 or not purposes:
                 break
-            purpose = _pick(rng, {k: cfg["integration_purposes"][k] for k in purposes})
+            purpose = _pick(rng, purposes)
             fmt, amount = _integration_payment(rng, purpose)
+            flows.append(INTEGRATION_FLOWS[purpose])
             if rng.random() < cfg["integration_ach_share"]:
                 fmt = F["ACH"]
             src.append(holder)
@@ -231,7 +267,7 @@ class CrimePlanner:
             left -= amounts[-1]
             t += int(rng.exponential(cfg["integration_gap_days"]) * DAY) + HOUR
         if src:
-            self._add(laundering_legs(self.pop, src, dst, ts, amounts, fmts, INTEGRATION))
+            self._add(laundering_legs(self.pop, src, dst, ts, amounts, fmts, INTEGRATION), flows)
         return len(src)
 
     # -- cases -------------------------------------------------------------------------------------
@@ -306,12 +342,14 @@ class CrimePlanner:
         attempts = self.attempts[n_embedded:] + self.attempts[:n_embedded]
         ledger = Ledger.concat(self.parts) if self.parts else Ledger.empty()
         row_case = np.repeat(np.array(self.part_case, np.int32), [len(p) for p in self.parts])
+        purpose = np.concatenate(self.purposes) if self.purposes else np.zeros(0, np.int8)
         placements = Placements.concat(self.placements) if self.placements else \
             Placements(np.zeros(0, np.int32), np.zeros(0, np.int64), np.zeros(0), np.zeros(0, np.int8))
         placement_case = np.repeat(np.array(self.placement_case, np.int32), [len(p) for p in self.placements])
         while len(self.case_accounts) < self.case:
             self.case_accounts.append([])
-        return CrimePlan(ledger, row_case, placements, placement_case, self.case_accounts, attempts, n_embedded)
+        return CrimePlan(ledger, row_case, purpose, placements, placement_case, self.case_accounts, attempts,
+                         n_embedded)
 
 
 def laundering_legs(pop: Population, src, dst, ts, usd, fmt=None, flow: int = LAYERING) -> Ledger:
