@@ -308,3 +308,39 @@ def test_no_payee_over_the_distinct_payer_cap():
     counts = distinct_payers(capped)
     assert counts.max() <= 150 and counts[:3].min() == 150
     assert (pop.currency[capped] == currency).all()
+
+
+def test_integration_is_the_holders_own_spending():
+    """Integration payments are what the holder's account pays in the ordinary economy: purposes it has
+    (a person's further account buys from shops and pays people, never invoices or wages), to a payee it
+    already pays for that purpose whenever it has one in that currency."""
+    from blazingaml.generator.crime import CRIME, CrimePlanner, ordinary_purposes
+    from blazingaml.generator.economy import economy
+    from blazingaml.generator.ledger import P2P, PURCHASE, SUPPLY
+    from blazingaml.generator.population import INDIVIDUAL, make_population
+    from blazingaml.generator.timing import Calendar
+
+    rng = np.random.default_rng(3)
+    pop = make_population(rng, 20_000, 40)
+    cal = Calendar(_ts("2022/09/01 00:00"), 10)
+    plan = CrimePlanner(rng, pop, cal, {**CRIME, "layered_share": 0.5}).plan(400)
+    legit = economy(rng, pop, cal, 150_000)
+    drawn = plan.ledger.dst.copy()
+    plan.reuse_relationships(rng, pop, legit)
+    rows = np.flatnonzero(plan.purpose >= 0)
+    assert len(rows) > 50
+    names = {PURCHASE: "purchase", SUPPLY: "supply", P2P: "p2p"}
+    reused = 0
+    for i in rows:
+        holder, purpose, payee = int(plan.ledger.src[i]), int(plan.purpose[i]), int(plan.ledger.dst[i])
+        assert names[purpose] in ordinary_purposes(pop, holder)
+        if pop.kind[holder] == INDIVIDUAL:
+            assert purpose in (PURCHASE, P2P)
+        usual = legit.dst[(legit.src == holder) & (legit.flow == purpose)]
+        usual = usual[pop.currency[usual] == pop.currency[drawn[i]]]
+        if len(usual):
+            assert payee in usual
+            reused += 1
+        else:
+            assert payee == drawn[i]
+    assert reused > len(rows) // 3         # most holders pay a shop or a friend already (both branches run)
