@@ -7,12 +7,13 @@ others as payments from their victims or customers (extortion, loan sharking, ga
 or from the defrauded employer (embezzlement), which are not laundering themselves (the money is not
 yet illicit when it moves) but make the receiving account dirty. A share of cases (`layered_share`)
 is then **layered** through one attempt of a typology, with the shapes of typologies.py, between
-accounts that the criminals control: mules and shell companies recruited from the population (with a
-preference for little-used accounts) and a small pool of accounts reused across attempts (4% of the
-real dev attempts' accounts take part in more than one). Legs go by ACH in the receiving account's
-currency (both measured on the real pattern rows). Whatever dirty money rests in an account at the
-end is **integrated**: after a rest, the holder spends it in a few payments to shops, suppliers,
-landlords and people, each a share of what is left.
+accounts that the criminals control: mules and shell companies recruited from the population (people's
+further accounts and firms without staff, drawn alike; their owners keep using them as before) and a
+small pool of accounts reused across attempts (4% of the real dev attempts' accounts take part in
+more than one). Legs go by ACH in the receiving account's currency (both measured on the real pattern
+rows). Whatever dirty money rests in an account at the
+end is **integrated**: after a rest, the holder spends it in a few payments of the kinds its account
+makes in the ordinary economy, to payees it already pays.
 
 The labels come from the dirty-balance ledger (ledger.py), not from this module: it only says which
 accounts are controlled, where proceeds are placed, and which transactions are pattern legs.
@@ -240,8 +241,9 @@ class CrimePlanner:
 
     # -- integration ---------------------------------------------------------------------------
     def _integrate(self, holder: int, usd: float, since: int) -> int:
-        """Spending of `usd` dirty dollars held by `holder` since `since`, after a rest, in ordinary-looking
-        payments (purchases, supplier invoices, rent, wages) at the hours laundering happens (in the real
+        """Spending of `usd` dirty dollars held by `holder` since `since`, after a rest, in payments of the
+        purposes its account has in the ordinary economy (`ordinary_purposes`; the payees are its own, see
+        `CrimePlan.reuse_relationships`) at the hours laundering happens (in the real
         files the laundering rate over all laundering rows peaks at 12:00); returns payments planned.
         Agents spend only during the main period (every real tail positive is a pattern row) and, like every
         real laundering row, in one currency (the payee's)."""
