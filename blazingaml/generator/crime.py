@@ -26,9 +26,9 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..io.vocab import PAYMENT_FORMATS, TYPOLOGIES
-from .economy import ECONOMY, F, Counterparties, settle
+from .economy import ECONOMY, F, Counterparties, pays_for, settle
 from .ledger import INTEGRATION, LAYERING, P2P, PURCHASE, SUPPLY, VICTIM, Ledger, Placements
-from .population import BITCOIN, CORPORATION, INDIVIDUAL, RATE_PER_USD, RETAIL, SUPPLIER, Population
+from .population import BITCOIN, INDIVIDUAL, RATE_PER_USD, RETAIL, SUPPLIER, Population
 from .timing import DAY, HOUR, MINUTE, Calendar, times_between
 from .typologies import Shape, ShapeDrawer
 
@@ -67,11 +67,7 @@ INTEGRATION_FLOWS = {"purchase": PURCHASE, "supply": SUPPLY, "p2p": P2P}
 def ordinary_purposes(pop: Population, account: int) -> dict:
     """{purpose: share of the ordinary volume} of the payments `account` makes in the ordinary economy."""
     shares = ECONOMY["fill_shares"]
-    kind = int(pop.kind[account])
-    has = {"purchase": kind != CORPORATION and int(pop.role[account]) != RETAIL,
-           "supply": kind != INDIVIDUAL and bool(pop.primary[account]),
-           "p2p": kind == INDIVIDUAL}
-    return {k: shares[k] for k, ok in has.items() if ok}
+    return {k: shares[k] for k in INTEGRATION_FLOWS if pays_for(pop, k, account)}
 
 
 def _integration_payment(rng, purpose: str) -> tuple[int, float]:
@@ -121,9 +117,10 @@ class CrimePlan:
         rows = np.flatnonzero(self.purpose >= 0)
         if not len(rows) or not len(legit):
             return
-        key = legit.src.astype(np.int64) * 64 + legit.flow
-        order = np.argsort(key, kind="stable")
-        sorted_key = key[order]
+        mine = np.flatnonzero(np.isin(legit.src, self.ledger.src[rows]))   # the holders' ordinary payments
+        key = legit.src[mine].astype(np.int64) * 64 + legit.flow[mine]
+        rank = np.argsort(key, kind="stable")
+        order, sorted_key = mine[rank], key[rank]
         want = self.ledger.src[rows].astype(np.int64) * 64 + self.purpose[rows]
         lo, hi = np.searchsorted(sorted_key, want, "left"), np.searchsorted(sorted_key, want, "right")
         for i, a, b in zip(rows, lo, hi):

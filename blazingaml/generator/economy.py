@@ -285,10 +285,24 @@ def self_transfers(rng, pop: Population, cal: Calendar, count: int) -> Ledger:
     return settle(pop, acct, acct, ts, usd, fmt, REINVESTMENT)
 
 
+def pays_for(pop: Population, purpose: str, accounts=slice(None)) -> np.ndarray:
+    """Which of `accounts` make `purpose` payments ("purchase", "supply", "p2p") in the ordinary economy: people
+    and small firms buy from shops, the first accounts of companies pay suppliers, people pay people. The flows
+    below draw their payers by it, and crime.py integrates dirty money only through purposes an account has."""
+    kind = pop.kind[accounts]
+    if purpose == "purchase":
+        return (kind != CORPORATION) & (pop.role[accounts] != RETAIL)
+    if purpose == "supply":
+        return (kind != INDIVIDUAL) & pop.primary[accounts]
+    if purpose == "p2p":
+        return kind == INDIVIDUAL
+    raise ValueError(f"no ordinary payers for purpose {purpose!r}")
+
+
 def purchases(rng, pop: Population, cal: Calendar, count: int) -> Ledger:
     """People (and small firms) buying from their usual shops: shops are fan-ins."""
     E = ECONOMY
-    buyers = np.flatnonzero((pop.kind != CORPORATION) & (pop.role != RETAIL))
+    buyers = np.flatnonzero(pays_for(pop, "purchase"))
     shops = np.flatnonzero(pop.role == RETAIL)
     if not len(shops):
         return Ledger.empty()
@@ -303,7 +317,7 @@ def purchases(rng, pop: Population, cal: Calendar, count: int) -> Ledger:
 def person_to_person(rng, pop: Population, cal: Calendar, count: int) -> Ledger:
     """Transfers between people who know each other (family, friends, shared rent)."""
     E = ECONOMY
-    people = np.flatnonzero(pop.kind == INDIVIDUAL)
+    people = np.flatnonzero(pays_for(pop, "p2p"))
     payer = np.repeat(people, rng.poisson(E["p2p_friends"], len(people)))
     payee = Counterparties(pop, people, pop.activity[people], E["domestic_share"]).draw(
         rng, pop.currency[payer], payers=payer, cap=E["max_payers"])
@@ -315,7 +329,7 @@ def supplies(rng, pop: Population, cal: Calendar, count: int) -> Ledger:
     """Companies paying their suppliers' invoices (whole currency units). Some suppliers buy soon after
     they are paid (pass-through chains); a few ACH invoices are paid on terms, days later."""
     E = ECONOMY
-    buyers = np.flatnonzero((pop.kind != INDIVIDUAL) & pop.primary)
+    buyers = np.flatnonzero(pays_for(pop, "supply"))
     sellers = np.flatnonzero((pop.role == SUPPLIER) & pop.primary)
     if not len(buyers) or not len(sellers) or count <= 0:
         return Ledger.empty()
