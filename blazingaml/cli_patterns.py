@@ -111,7 +111,7 @@ def cmd_compile(args) -> int:
 def cmd_mine(args) -> int:
     import pyarrow.parquet as pq
 
-    from .features import mine_table, mine_to_parquet
+    from .features import FEATURE_PARQUET, mine_table, mine_to_parquet
     from .io.atomic import atomic_path
 
     patterns = chosen_patterns(args.patterns, args)
@@ -129,7 +129,7 @@ def cmd_mine(args) -> int:
             mined = mine_table(table, accounts, patterns, backend=args.backend, mode=args.mode, threads=args.threads,
                                max_work=args.max_work, progress=advance, on_work_limit=args.on_work_limit)
         with atomic_path(out) as tmp:
-            pq.write_table(mined.table, tmp)
+            pq.write_table(mined.table, tmp, **FEATURE_PARQUET)
     log(f"wrote {out}: {mined.table.num_columns - 1} feature columns; graph built in {mined.graph_seconds:.2f} s, "
         f"mined in {mined.seconds:.2f} s ({mined.edges_per_second:,.0f} edges/s)")
     return 0

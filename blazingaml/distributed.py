@@ -96,27 +96,27 @@ def read_partition(path, part: TimePartition, accounts):
     return table, (ts >= part.start) & (ts < part.stop)
 
 
-def write_part(table, out_dir: str, part: TimePartition) -> None:
-    """Write a partition's output atomically: a retried partition replaces, never doubles, the
-    file of an earlier attempt."""
+def write_part(table, out_dir: str, part: TimePartition, **options) -> None:
+    """Write a partition's output atomically (`options`: pyarrow's writer options): a retried
+    partition replaces, never doubles, the file of an earlier attempt."""
     import pyarrow.parquet as pq
 
     target = Path(out_dir) / part.part_name
     tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
-    pq.write_table(table, tmp)
+    pq.write_table(table, tmp, **options)
     os.replace(tmp, target)
 
 
 def mine_partition(path, part: TimePartition, accounts, patterns, out_dir: str, mode: str, backend: str,
                    threads: int | None, max_work: int, on_work_limit: str) -> dict:
     """Mine one partition on a worker; write its core rows' features (`features.mine_table`)."""
-    from .features import mine_table
+    from .features import FEATURE_PARQUET, mine_table
 
     t0 = time.perf_counter()
     table, core = read_partition(path, part, accounts)
     mined = mine_table(table, accounts, patterns, backend=backend, mode=mode, threads=threads,
                        max_work=max_work, on_work_limit=on_work_limit)
-    write_part(mined.table.filter(core), out_dir, part)
+    write_part(mined.table.filter(core), out_dir, part, **FEATURE_PARQUET)
     return {"index": part.index, "rows": int(core.sum()), "halo_rows": int((~core).sum()),
             "mine_seconds": mined.seconds, "seconds": time.perf_counter() - t0}
 

@@ -92,12 +92,23 @@ def trigger_work(graph, program: I.Program) -> np.ndarray:
     """Per-trigger work estimate from the degrees of the trigger's endpoints, scaled to the
     pattern's window on this graph (a 1-day window sees a tenth of a 10-day graph's edges), so
     the triggers of patterns with different windows weigh fairly in one kernel."""
-    dout = graph.out.degree().astype(np.float64)
-    din = graph.inc.degree().astype(np.float64)
-    span = float(graph.ts[-1] - graph.ts[0]) if graph.m else 0.0
-    in_window = min(1.0, program.window_seconds / max(span, 1.0))
-    u, v = graph.src, graph.dst
-    work = 1.0 + in_window * (din[u] + dout[v])
-    if any(isinstance(o, (I.Loop, I.PathCount)) for c in program.cases for o in c.ops):
-        work = work * (1.0 + in_window * (dout[v] + din[u]))
+    return kernel_trigger_work(graph, [program])
+
+
+def kernel_trigger_work(graph, programs) -> np.ndarray:
+    """`trigger_work` summed over the programs of one kernel. The endpoint degrees are gathered
+    once for all of them: that random gather over the transactions is the estimate's cost."""
+    m = graph.m
+    if m == 0:
+        return np.zeros(0)
+    # din[src] + dout[dst]: what a trigger's first hop can reach, on either side
+    reach = graph.inc.degree().astype(np.float64)[graph.src]
+    reach += graph.out.degree().astype(np.float64)[graph.dst]
+    span = max(float(graph.ts[-1] - graph.ts[0]), 1.0)
+    work = np.zeros(m)
+    for program in programs:
+        one = 1.0 + min(1.0, program.window_seconds / span) * reach
+        if any(isinstance(o, (I.Loop, I.PathCount)) for c in program.cases for o in c.ops):
+            one *= one
+        work += one
     return work

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import nodes as I
-from .cost import trigger_work
+from .cost import kernel_trigger_work
 
 
 BLOCK = 1024             # triggers per scheduling block, at most
@@ -27,14 +27,16 @@ def trigger_order(graph, kernel: I.Kernel, threads: int | None = None) -> np.nda
     if m == 0 or t <= 1 or not nested:
         # Flat per-trigger work (sweeps, single set counts): time order keeps memory access local.
         return np.arange(m, dtype=np.int64)
-    work = np.zeros(m)
-    for p in kernel.programs:
-        work += trigger_work(graph, p)
+    work = kernel_trigger_work(graph, kernel.programs)
     block = min(BLOCK, -(-m // (t * BLOCKS_PER_THREAD)))
-    block_work = np.add.reduceat(work, np.arange(0, m, block))
-    thread_of = np.empty(len(block_work), np.int64)
-    thread_of[np.argsort(-block_work, kind="stable")] = np.arange(len(block_work)) % t
-    return np.argsort(thread_of[np.arange(m) // block], kind="stable").astype(np.int64)
+    starts = np.arange(0, m, block, dtype=np.int64)
+    block_work = np.add.reduceat(work, starts)
+    thread_of = np.empty(len(starts), np.int64)
+    thread_of[np.argsort(-block_work, kind="stable")] = np.arange(len(starts)) % t
+    # the blocks, thread by thread and in time order within a thread, expanded to their triggers
+    starts = starts[np.argsort(thread_of, kind="stable")]
+    lengths = np.minimum(starts + block, m) - starts
+    return np.repeat(starts - (np.cumsum(lengths) - lengths), lengths) + np.arange(m, dtype=np.int64)
 
 
 def hub_split(graph, kernel: I.Kernel, lanes: int, threshold: float | None = None) -> tuple[np.ndarray, np.ndarray]:
@@ -48,9 +50,7 @@ def hub_split(graph, kernel: I.Kernel, lanes: int, threshold: float | None = Non
     splittable = any(c.ops and isinstance(c.ops[0], (I.Loop, I.PathCount)) for p in kernel.programs for c in p.cases)
     if m == 0:
         return np.zeros(0, np.int64), np.zeros(0, np.int64)
-    work = np.zeros(m)
-    for p in kernel.programs:
-        work += trigger_work(graph, p)
+    work = kernel_trigger_work(graph, kernel.programs)
     by_work = np.argsort(-work, kind="stable").astype(np.int64)
     if not splittable or lanes <= 1:
         return by_work, np.zeros(0, np.int64)
