@@ -41,7 +41,7 @@ def mine_table(table: pa.Table, accounts: pa.Table | None, patterns, backend: st
 # How feature files are written: plain pages compressed with LZ4, min/max statistics for `tx_id` only.
 # On 1M rows of the GFP set (185 count columns) dictionary pages and per-column statistics took 2.4 s of
 # a 6.4 s `mine`; this writes the same table in 0.9 s and reads it in half the time, at twice the bytes
-# (14 MB; bench/RESULTS.md, "Fixed costs").
+# (14 MB; bench/RESULTS.md, issue 13, "On a quiet machine").
 FEATURE_PARQUET = {"use_dictionary": False, "compression": "lz4", "write_statistics": ["tx_id"]}
 
 
