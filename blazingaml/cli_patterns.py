@@ -38,6 +38,26 @@ def machine_memory() -> int:
     return os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE") // 2
 
 
+def steps(text: str) -> int:
+    """A step bound: a whole number of at least 1 (commas and underscores allowed: 2,000,000)."""
+    try:
+        value = int(text.replace(",", "").replace("_", ""))
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number of steps, at least 1; got {text!r}")
+    return value
+
+
+def add_max_work(p, model: bool = False) -> None:
+    """--max-work: each trigger's path-search step bound (runtime.DEFAULT_MAX_WORK by default)."""
+    p.add_argument("--max-work", type=steps, default=2_000_000, metavar="STEPS",
+                   help="per-trigger step bound for path stages (default 2,000,000): a trigger over it gets "
+                        "saturated counts. Dense worlds (a day's payroll, purchases and supplies joining most "
+                        "active accounts) can need 10,000 to finish cycles in minutes"
+                        + ("; the model records it and `score` mines with it" if model else ""))
+
+
 def add_memory(p) -> None:
     """--memory: the budget `mine` keeps its features within (numba backend, closing mode)."""
     from .distributed import memory_size
@@ -190,7 +210,7 @@ def register(sub, commands: dict, add_common) -> None:
     p.add_argument("--mode", choices=["closing", "participation"], default="closing",
                    help="closing: instances each transaction completes (causal, default); participation: "
                         "instances each transaction takes part in (uses later transactions)")
-    p.add_argument("--max-work", type=int, default=2_000_000, help="per-trigger step bound for path stages")
+    add_max_work(p)
     p.add_argument("--on-work-limit", choices=["flag", "error"], default="flag",
                    help="a trigger over --max-work: flag (default) saturates its counts and marks it in "
                         "<pattern>.work_limited; error stops the run")

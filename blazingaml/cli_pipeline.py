@@ -8,7 +8,7 @@ import time
 from pathlib import Path
 
 from .cli_inputs import add_columns, add_only, chosen_patterns, column_mapping, read_transactions
-from .cli_patterns import add_dask_engine, add_engine, uses_dask
+from .cli_patterns import add_dask_engine, add_engine, add_max_work, uses_dask
 from .errors import BlazingError
 from .models import MODEL_KINDS
 from .progress import log
@@ -33,11 +33,11 @@ def cmd_train(args) -> int:
             meta = train_distributed(client, args.input, chosen_patterns(args.patterns, args), args.out,
                                      model_kind=args.model, threads=args.threads, backend=args.backend,
                                      attempts=attempts, memory_per_worker=args.memory_per_worker,
-                                     columns=column_mapping(args))
+                                     columns=column_mapping(args), max_work=args.max_work)
     else:
         table, accounts = read_transactions(args.input, args)
         meta = train(table, accounts, chosen_patterns(args.patterns, args), model_kind=args.model, out=args.out,
-                     threads=args.threads, backend=args.backend, attempts=attempts)
+                     threads=args.threads, backend=args.backend, attempts=attempts, max_work=args.max_work)
     log(f"trained a {args.model} model on {meta['trained_rows']:,} transactions "
         f"({len(meta['features'])} features, threshold {meta['threshold']:.3f}) in "
         f"{time.perf_counter() - t0:.1f} s -> {args.out}")
@@ -99,7 +99,8 @@ def evaluate_with_dask(args, models, attempts) -> int:
         ev = evaluate_distributed(client, args.transactions, chosen_patterns(args.patterns, args), args.report,
                                   attempts=attempts, protocol=args.protocol, model_kind=models[0],
                                   threads=args.threads, backend=args.backend, ablation=not args.no_ablation,
-                                  memory_per_worker=args.memory_per_worker, columns=column_mapping(args))
+                                  memory_per_worker=args.memory_per_worker, columns=column_mapping(args),
+                                  max_work=args.max_work)
     return report_evaluations([ev], args)
 
 
@@ -136,7 +137,8 @@ def cmd_evaluate(args) -> int:
     if streaming:
         result = prequential(table, accounts, chosen_patterns(args.patterns, args), attempts=attempts, models=models,
                              window_days=args.window_days, train_days=args.train_days,
-                             label_delay_days=args.label_delay_days, threads=args.threads, backend=args.backend)
+                             label_delay_days=args.label_delay_days, threads=args.threads, backend=args.backend,
+                             max_work=args.max_work)
         where = write_report(result, args.report)
         print(json.dumps(prequential_json(result)) if args.json else
               f"prequential: mean F1 / PR-AUC over {len(result.windows)} windows: " +
@@ -149,7 +151,8 @@ def cmd_evaluate(args) -> int:
                       read_patterns(args.test_patterns_file) if args.test_patterns_file else None)
     evs = evaluate(table, accounts, chosen_patterns(args.patterns, args), attempts=attempts, protocol=args.protocol,
                    models=models, threads=args.threads, backend=args.backend, ablation=not args.no_ablation,
-                   tune=args.tune, tune_configurations=args.tune_configurations, test_world=test_world)
+                   tune=args.tune, tune_configurations=args.tune_configurations, test_world=test_world,
+                   max_work=args.max_work)
     return report_evaluations(evs, args)
 
 
@@ -202,6 +205,7 @@ def cmd_demo(args) -> int:
     with --explain and tell one alert."""
     from .generator import generate
     from .io.ibm_csv import convert_trans_csv
+    from .runtime import DEFAULT_MAX_WORK
 
     out = Path(args.out)
     lib = str(ROOT / "patterns")
@@ -212,7 +216,8 @@ def cmd_demo(args) -> int:
     convert_trans_csv(files.trans, out / "tx.parquet")
     log("3/5 mining patterns/, training LightGBM and evaluating (paper protocol) ...")
     one_process = dict(engine="process", scheduler=None, memory_per_worker=None)
-    common = dict(patterns=[lib], only=None, columns=None, model="gbt", threads=None, backend="numba", **one_process)
+    common = dict(patterns=[lib], only=None, columns=None, model="gbt", threads=None, backend="numba",
+                  max_work=DEFAULT_MAX_WORK, **one_process)
     cmd_evaluate(argparse.Namespace(transactions=str(out / "tx.parquet"), patterns_file=str(files.patterns),
                                     protocol="paper", no_ablation=False, report=str(out / "report"), json=False,
                                     tune=False, tune_configurations=8, test_transactions=None,
@@ -289,6 +294,7 @@ def register(sub, commands: dict, add_common) -> None:
     p.add_argument("--patterns-file", help="the data's Patterns.txt: typology labels for --model apem")
     p.add_argument("--out", required=True, help="model directory")
     add_engine(p)
+    add_max_work(p, model=True)
     add_dask_engine(p)
     add_common(p)
     commands["train"] = cmd_train
@@ -352,6 +358,7 @@ def register(sub, commands: dict, add_common) -> None:
     p.add_argument("--json", action="store_true", help="print one JSON object on stdout (logs go to stderr)")
     p.add_argument("--no-ablation", action="store_true", help="skip the feature ablation (faster)")
     add_engine(p)
+    add_max_work(p)
     add_dask_engine(p)
     add_common(p)
     commands["evaluate"] = cmd_evaluate

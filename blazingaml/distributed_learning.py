@@ -39,13 +39,14 @@ from .errors import BlazingError
 from .pipeline.feature_table import BATCH_ROWS, build_features
 from .pipeline.train import MAX_TRAIN_ROWS, best_threshold, check_attempts, day_split, model_metadata
 from .progress import log
+from .runtime import DEFAULT_MAX_WORK
 from .time_partitions import Halo
 
 ATTEMPT_COLUMNS = ("attempt_id", "typology")
 
 
 def feature_partition(path: str, part, accounts, patterns, out_dir: str, backend: str, threads: int | None,
-                      attempts) -> dict:
+                      attempts, max_work: int = DEFAULT_MAX_WORK) -> dict:
     """Mine one partition on a worker and write its core rows in time order: tx_id, ts, label,
     (attempt_id, typology when `attempts` are given) and the float32 features (`FeatureTable.matrix`)."""
     import pyarrow as pa
@@ -56,7 +57,7 @@ def feature_partition(path: str, part, accounts, patterns, out_dir: str, backend
     if "label" not in table.column_names:
         raise BlazingError(f"{transaction_files(path).source}: training and evaluation need labels, and the input "
                            f"has none ('Is Laundering', or a column mapped to 'label' with --columns)")
-    ft = build_features(table, accounts, patterns, backend=backend, threads=threads)
+    ft = build_features(table, accounts, patterns, backend=backend, threads=threads, max_work=max_work)
     tx_id, rows = table.column("tx_id").to_numpy(), np.flatnonzero(core)
     rows = rows[np.lexsort((tx_id[rows], ft.ts[rows]))]
     part_columns = {"tx_id": tx_id[rows], "ts": ft.ts[rows], "label": ft.labels[rows]}
@@ -178,7 +179,8 @@ class FeatureParts:
 
 @contextlib.contextmanager
 def mined_features(client, path, patterns, beside, backend: str = "numba", threads: int | None = None, attempts=None,
-                   memory_per_worker: int | None = None, max_rows: int | None = None, columns: dict | None = None):
+                   memory_per_worker: int | None = None, max_rows: int | None = None, columns: dict | None = None,
+                   max_work: int = DEFAULT_MAX_WORK):
     """Mine the labelled transactions at `path` into feature parts in a directory beside `beside`
     (the model or report directory), yield their `FeatureParts`, and remove them afterwards. An
     interrupted run leaves its finished parts staged (`distributed.run_partitions`): the same
@@ -194,7 +196,7 @@ def mined_features(client, path, patterns, beside, backend: str = "numba", threa
     features = beside.with_name(f".{beside.name}.features")
     run = run_partitions(client, path, features, Halo.of(patterns),
                          max_rows or budget_rows(client, memory_per_worker, len(names)),
-                         feature_partition, patterns, backend, threads, attempts, columns=columns)
+                         feature_partition, patterns, backend, threads, attempts, max_work, columns=columns)
     try:
         files = [str(features / p.part_name) for p in run.partitions]
         sizes = [pq.read_metadata(f).num_rows for f in files]
@@ -209,7 +211,7 @@ def mined_features(client, path, patterns, beside, backend: str = "numba", threa
 def train_distributed(client, path, patterns, out, model_kind: str = "gbt", threads: int | None = None,
                       backend: str = "numba", seed: int = 0, attempts=None, memory_per_worker: int | None = None,
                       max_rows: int | None = None, max_train_rows: int = MAX_TRAIN_ROWS,
-                      columns: dict | None = None) -> dict:
+                      columns: dict | None = None, max_work: int = DEFAULT_MAX_WORK) -> dict:
     """`pipeline.train` on the Dask engine: the same model (fit on the first 80% by time,
     F1-best threshold on the last 20%), its features mined on the cluster; saved to `out`."""
     from .models import make_scorer, save_model
@@ -217,14 +219,14 @@ def train_distributed(client, path, patterns, out, model_kind: str = "gbt", thre
     scorer = make_scorer(model_kind, threads=threads or 2, seed=seed)
     check_attempts(scorer, attempts)
     with mined_features(client, path, patterns, out, backend, threads, attempts, memory_per_worker,
-                        max_rows, columns) as parts:
+                        max_rows, columns, max_work) as parts:
         fit, validation = parts.periods([0.8, 0.2])
         X, y, weight, typology = parts.training_sample(fit, max_train_rows, seed, scorer.needs_typology)
         scorer.fit(X, y, parts.names, weight, typology)
         scored = parts.predict(scorer, validation, parts.names)
     threshold = best_threshold(scored["label"], scored["score"])
     meta = model_metadata(patterns, parts.names, parts.pattern_columns, threshold, len(y), fit[1] - fit[0],
-                          validation[1] - validation[0])
+                          validation[1] - validation[0], max_work)
     save_model(out, scorer, meta)
     return meta
 
@@ -233,7 +235,7 @@ def evaluate_distributed(client, path, patterns, report, attempts=None, protocol
                          model_kind: str = "gbt", threads: int | None = None, backend: str = "numba",
                          ablation: bool = True, seed: int = 0, memory_per_worker: int | None = None,
                          max_rows: int | None = None, max_train_rows: int = MAX_TRAIN_ROWS,
-                         columns: dict | None = None):
+                         columns: dict | None = None, max_work: int = DEFAULT_MAX_WORK):
     """`pipeline.evaluate` on the Dask engine: the same protocols, ablation and recall per
     typology, its features mined on the cluster (staged beside the `report` directory)."""
     import time
@@ -248,7 +250,7 @@ def evaluate_distributed(client, path, patterns, report, attempts=None, protocol
     probe = make_scorer(model_kind, threads=threads or 2, seed=seed)
     check_attempts(probe, attempts)
     with mined_features(client, path, patterns, report, backend, threads, attempts, memory_per_worker,
-                        max_rows, columns) as parts:
+                        max_rows, columns, max_work) as parts:
         if protocol == "ibm":   # whole days, as the process engine cuts them (rows are in time order)
             sizes = [len(p) for p in day_split(parts.column_values((0, parts.rows), ["ts"])["ts"], None, fractions)]
             cuts = np.cumsum([0, *sizes])

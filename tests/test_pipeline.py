@@ -40,6 +40,47 @@ def model(split_world, tmp_path_factory):
     return model_dir
 
 
+def test_a_model_mines_with_the_work_bound_it_was_trained_with(split_world, tmp_path):
+    """`train --max-work` is recorded in model.json and scoring mines with it: with a bound that stops
+    the cycle searches, the features scored are the bounded ones (saturated counts), not the exact ones."""
+    from blazingaml.models import load_model
+    from blazingaml.pipeline import build_features, model_patterns, score_rows
+
+    files, parquet, out = split_world
+    model_dir = tmp_path / "model"
+    r = cli("train", "--input", str(out / "old.parquet"), "--patterns", str(ROOT / "patterns" / "gfp" / "cycles.pattern"),
+            "--max-work", "1", "--out", str(model_dir), "--quiet")
+    assert r.returncode == 0, r.stderr
+    scorer, meta = load_model(model_dir)
+    assert meta["max_work"] == 1
+    table, accounts = load_transactions(out / "new.parquet")
+    patterns = model_patterns(meta)
+    ft, _, _ = score_rows(scorer, meta, table, accounts, patterns, np.arange(table.num_rows))
+    bounded = build_features(table, accounts, patterns, max_work=1)
+    exact = build_features(table, accounts, patterns)
+    assert np.array_equal(ft.mined, bounded.mined)
+    assert not np.array_equal(bounded.mined, exact.mined)      # the bound binds on this data
+
+
+def test_max_work_must_be_a_positive_number_of_steps(tmp_path):
+    for bad in ("0", "-5", "lots"):
+        r = cli("evaluate", "--transactions", str(tmp_path / "none.parquet"), "--report", str(tmp_path / "r"),
+                "--max-work", bad)
+        assert r.returncode == 2 and "whole number of steps" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_cli_work_bound_default_is_the_runtime_default():
+    import argparse
+
+    from blazingaml.cli_patterns import add_max_work
+    from blazingaml.runtime import DEFAULT_MAX_WORK
+
+    p = argparse.ArgumentParser()
+    add_max_work(p)
+    assert p.parse_args([]).max_work == DEFAULT_MAX_WORK
+    assert p.parse_args(["--max-work", "10,000"]).max_work == 10_000
+
+
 def test_model_directory_round_trip(model):
     meta = json.loads((model / "model.json").read_text())
     assert meta["scorer"]["kind"] == "gbt" and 0 < meta["threshold"] < 1

@@ -18,6 +18,7 @@ from ..errors import BlazingError
 from ..io.vocab import TYPOLOGIES
 from ..models import make_scorer
 from ..progress import log
+from ..runtime import DEFAULT_MAX_WORK
 from .feature_table import RAW_FEATURES, FeatureTable, build_features, predict_rows
 from .train import attempt_labels, best_threshold, check_attempts, day_split, time_split, training_rows
 from .tuning import successive_halving
@@ -78,11 +79,12 @@ class Split:
 
 def evaluate(table, accounts, patterns, attempts=None, protocol="paper", models=("gbt",), threads=None,
              backend="numba", ablation=True, seed=0, tune=False, tune_configurations=8,
-             test_world=None) -> list[Evaluation]:
+             test_world=None, max_work: int = DEFAULT_MAX_WORK) -> list[Evaluation]:
     """One `Evaluation` per scorer of `models`, all on the same split and features.
 
     `test_world` = (table, accounts, attempts) of the world the `transfer` protocol scores; with
-    `tune`, each scorer's settings come from successive halving on the validation period."""
+    `tune`, each scorer's settings come from successive halving on the validation period; `max_work`
+    bounds each trigger's path search in both worlds (build_features)."""
     t0 = time.perf_counter()
     if protocol not in PROTOCOLS:
         raise BlazingError(f"unknown protocol '{protocol}'", hint="choose " + ", ".join(PROTOCOLS))
@@ -97,7 +99,7 @@ def evaluate(table, accounts, patterns, attempts=None, protocol="paper", models=
             raise BlazingError(f"evaluation needs labels: the {name} input has no 'Is Laundering' column")
     for kind in models:
         check_attempts(make_scorer(kind, threads=threads or 2, seed=seed), attempts)
-    split = _split(table, accounts, patterns, attempts, protocol, test_world, backend, threads, seed)
+    split = _split(table, accounts, patterns, attempts, protocol, test_world, backend, threads, seed, max_work)
     rows = table.num_rows + (test_world[0].num_rows if test_world else 0)
     out = []
     for kind in models:
@@ -108,14 +110,14 @@ def evaluate(table, accounts, patterns, attempts=None, protocol="paper", models=
     return out
 
 
-def _features(table, accounts, patterns, backend, threads) -> FeatureTable:
-    ft = build_features(table, accounts, patterns, backend=backend, threads=threads)
+def _features(table, accounts, patterns, backend, threads, max_work) -> FeatureTable:
+    ft = build_features(table, accounts, patterns, backend=backend, threads=threads, max_work=max_work)
     log(f"features: {len(ft.names)} columns for {len(ft):,} transactions (pattern mining {ft.mining_seconds:.1f} s)")
     return ft
 
 
-def _split(table, accounts, patterns, attempts, protocol, test_world, backend, threads, seed) -> Split:
-    ft = _features(table, accounts, patterns, backend, threads)
+def _split(table, accounts, patterns, attempts, protocol, test_world, backend, threads, seed, max_work) -> Split:
+    ft = _features(table, accounts, patterns, backend, threads, max_work)
     tx_id = table.column("tx_id").to_numpy()
     if protocol == "paper":
         (train_idx, test_idx), val_idx = time_split(ft.ts, tx_id, [0.8, 0.2]), None
@@ -131,7 +133,7 @@ def _split(table, accounts, patterns, attempts, protocol, test_world, backend, t
     test_ft, test_attempts = ft, attempts
     if test_world is not None:
         test_table, test_accounts, test_attempts = test_world
-        test_ft = _features(test_table, test_accounts, patterns, backend, threads)
+        test_ft = _features(test_table, test_accounts, patterns, backend, threads, max_work)
         test_idx = np.lexsort((test_table.column("tx_id").to_numpy(), test_ft.ts))
         test_labels = attempt_labels(test_table, test_accounts, test_attempts) if test_attempts is not None else None
     else:

@@ -12,7 +12,7 @@ import pyarrow as pa
 from ..errors import BlazingError
 from ..graph import TemporalGraph
 from ..progress import bar
-from ..runtime import compile_patterns, mine_graph
+from ..runtime import DEFAULT_MAX_WORK, compile_patterns, mine_graph
 
 RAW_FEATURES = ["log_amount_paid", "log_amount_received", "pay_currency", "recv_currency", "payment_format",
                 "hour", "weekday", "cross_currency", "cross_bank", "self_transfer"]
@@ -114,7 +114,10 @@ def split_named(compiled, mined: np.ndarray) -> tuple[np.ndarray, np.ndarray | N
     return counts, np.ascontiguousarray(mined[:, is_named], np.float32), frozenset(named)
 
 
-def build_features(table: pa.Table, accounts, patterns, backend="numba", threads=None, mode="closing") -> FeatureTable:
+def build_features(table: pa.Table, accounts, patterns, backend="numba", threads=None, mode="closing",
+                   max_work: int = DEFAULT_MAX_WORK) -> FeatureTable:
+    """Raw and mined features of every row of `table`. A trigger whose path search takes more than `max_work`
+    steps gets saturated counts (`runtime.mine_graph`); a model records the bound it was trained with."""
     graph = TemporalGraph.from_table(table, accounts)
     raw = raw_features(table, graph)
     mined, named, named_cols = np.zeros((table.num_rows, 0), FEATURE_DTYPE), None, frozenset()
@@ -124,7 +127,7 @@ def build_features(table: pa.Table, accounts, patterns, backend="numba", threads
         compiled = compile_patterns(patterns, mode=mode)
         with bar("mining", total=len(compiled.programs), unit="pattern") as advance:
             mined = mine_graph(graph, compiled, backend=backend, threads=threads, progress=advance,
-                               dtype=FEATURE_DTYPE)
+                               dtype=FEATURE_DTYPE, max_work=max_work)
         mined, named, named_cols = split_named(compiled, mined)
         cols, seconds = list(compiled.columns), time.perf_counter() - t0
     labels = table.column("label").to_numpy() if "label" in table.column_names else None

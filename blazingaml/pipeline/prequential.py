@@ -25,6 +25,7 @@ import numpy as np
 from ..errors import BlazingError
 from ..models import make_scorer
 from ..progress import log
+from ..runtime import DEFAULT_MAX_WORK
 from .evaluate import f1_at
 from .feature_table import build_features, predict_rows
 from .train import DAY, best_threshold, time_split, training_rows
@@ -48,8 +49,10 @@ class Prequential:
 
 
 def prequential(table, accounts, patterns, attempts=None, models=("gbt", "driftmoe"), window_days=1.0,
-                train_days=3.0, label_delay_days=0.0, threads=None, backend="numba", seed=0) -> Prequential:
-    """Run the prequential protocol (module docstring) on a labelled, time-stamped stream."""
+                train_days=3.0, label_delay_days=0.0, threads=None, backend="numba", seed=0,
+                max_work: int = DEFAULT_MAX_WORK) -> Prequential:
+    """Run the prequential protocol (module docstring) on a labelled, time-stamped stream (`max_work`:
+    each trigger's path-search bound, as in build_features)."""
     from sklearn.metrics import average_precision_score
 
     t0 = time.perf_counter()
@@ -61,7 +64,7 @@ def prequential(table, accounts, patterns, attempts=None, models=("gbt", "driftm
         if make_scorer(kind, seed=seed).needs_typology:
             raise BlazingError(f"the prequential protocol does not run the {kind} scorer (it learns typologies "
                                f"from attempts, which a stream does not label)", hint="compare gbt, xgboost and driftmoe")
-    ft = build_features(table, accounts, patterns, backend=backend, threads=threads)
+    ft = build_features(table, accounts, patterns, backend=backend, threads=threads, max_work=max_work)
     log(f"features: {len(ft.names)} columns for {len(ft):,} transactions (pattern mining {ft.mining_seconds:.1f} s)")
     order = np.lexsort((table.column("tx_id").to_numpy(), ft.ts))
     ts, y = ft.ts[order], ft.labels[order]

@@ -8,6 +8,7 @@ import pyarrow as pa
 from ..errors import ModelError
 from ..io.vocab import TYPOLOGIES
 from ..models import load_model
+from ..runtime import DEFAULT_MAX_WORK
 from .explain import explain_alerts
 from .feature_table import FeatureTable, build_features, predict_rows
 from .train import check_compatible
@@ -91,8 +92,10 @@ def alert_explanations(scorer, ft: FeatureTable, table: pa.Table, new_mask, aler
 
 def score_rows(scorer, meta: dict, table: pa.Table, accounts, patterns, rows: np.ndarray, backend="numba",
                threads=None) -> tuple[FeatureTable, np.ndarray, np.ndarray]:
-    """(features, scores, alerts) of `rows` of `table`; the other rows only give look-back."""
-    ft = build_features(table, accounts, patterns, backend=backend, threads=threads)
+    """(features, scores, alerts) of `rows` of `table`; the other rows only give look-back. Path searches
+    stop at the bound the model was trained with (models from before it was recorded used the default)."""
+    ft = build_features(table, accounts, patterns, backend=backend, threads=threads,
+                        max_work=int(meta.get("max_work", DEFAULT_MAX_WORK)))
     if ft.names != meta["features"]:
         raise ModelError("the feature schema differs from the model's",
                          hint="train and score with the same blazingaml version and pattern files")

@@ -8,6 +8,7 @@ import pyarrow as pa
 from .. import __version__
 from ..errors import BlazingError, ModelError
 from ..models import make_scorer, save_model
+from ..runtime import DEFAULT_MAX_WORK
 from .feature_table import RAW_FEATURES, build_features, pattern_hashes, predict_rows
 
 MAX_TRAIN_ROWS = 1_000_000     # beyond this, legitimate training rows are sampled (and weighted)
@@ -96,28 +97,31 @@ def check_attempts(scorer, attempts) -> None:
 
 
 def train(table, accounts, patterns, model_kind="gbt", out=None, threads=None, backend="numba", seed=0,
-          attempts=None) -> dict:
+          attempts=None, max_work: int = DEFAULT_MAX_WORK) -> dict:
     """Fit on the first 80% by time, choose the F1-best threshold on the last 20%, save.
 
-    `attempts` (a parsed Patterns.txt) gives the typology labels a multi-task scorer needs."""
+    `attempts` (a parsed Patterns.txt) gives the typology labels a multi-task scorer needs; `max_work`
+    bounds each trigger's path search (saturated counts beyond it), and the model records it so that
+    scoring mines the same features."""
     if "label" not in table.column_names:
         raise BlazingError("training needs labels: the input has no 'Is Laundering' column")
     scorer = make_scorer(model_kind, threads=threads or 2, seed=seed)
     check_attempts(scorer, attempts)
-    ft = build_features(table, accounts, patterns, backend=backend, threads=threads)
+    ft = build_features(table, accounts, patterns, backend=backend, threads=threads, max_work=max_work)
     fit_idx, val_idx = time_split(ft.ts, table.column("tx_id").to_numpy(), [0.8, 0.2])
     rows, weight = training_rows(ft.labels, fit_idx, seed=seed)
     typology = attempt_labels(table, accounts, attempts)[1][rows] if scorer.needs_typology else None
     scorer.fit(ft.matrix(rows), ft.labels[rows], ft.names, weight, typology)
     threshold = best_threshold(ft.labels[val_idx], predict_rows(scorer, ft, val_idx))
-    meta = model_metadata(patterns, ft.names, ft.pattern_columns, threshold, len(rows), len(fit_idx), len(val_idx))
+    meta = model_metadata(patterns, ft.names, ft.pattern_columns, threshold, len(rows), len(fit_idx), len(val_idx),
+                          max_work)
     if out is not None:
         save_model(out, scorer, meta)
     return meta
 
 
 def model_metadata(patterns, features: list[str], pattern_columns: list[str], threshold: float, trained_rows: int,
-                   training_period_rows: int, validation_rows: int) -> dict:
+                   training_period_rows: int, validation_rows: int, max_work: int = DEFAULT_MAX_WORK) -> dict:
     """model.json's content for a model fitted on `features` (whichever engine mined them)."""
     windows = {p.name: p.window_seconds for p in patterns}
     return {
@@ -126,7 +130,7 @@ def model_metadata(patterns, features: list[str], pattern_columns: list[str], th
         "windows": windows, "max_window_seconds": max(windows.values(), default=0), "threshold": threshold,
         "mode": "closing", "blazingaml": __version__, "trained_rows": int(trained_rows),
         "training_period_rows": int(training_period_rows),
-        "validation_rows": int(validation_rows),
+        "validation_rows": int(validation_rows), "max_work": int(max_work),
     }
 
 
