@@ -1,6 +1,7 @@
 """evaluate's protocols on generated worlds: scorers compared and tuned, transfer, prequential drift.
 
-    python bench/bench_protocols.py --scale 0.05 [--steps compare,transfer,prequential]
+    python bench/bench_protocols.py --scale 0.05 [--steps compare,transfer,prequential] [--model gbt]
+                                    [--patterns patterns/gfp] [--max-work 10000]
 
 Generates (once, under bench/out/protocols-SCALE/) two HI-Small-like worlds holding the two halves
 of the real dev attempts (`split_attempts`) and a drifting world (`generate_drift`), then runs
@@ -53,20 +54,26 @@ def main() -> int:
     ap.add_argument("--seed", type=int, default=3)
     ap.add_argument("--steps", default="compare,transfer,prequential")
     ap.add_argument("--patterns", nargs="+", default=[str(ROOT / "patterns")])
+    ap.add_argument("--model", default="all", help="the scorers of compare and transfer (evaluate's --model)")
+    ap.add_argument("--max-work", type=int, default=2_000_000,
+                    help="each trigger's path-search bound (evaluate's --max-work); the calibrated worlds' cycle "
+                         "searches need about 10,000 from scale 0.2 on")
     args = ap.parse_args()
     root, w = worlds(args.scale, args.seed)
     (a, a_patterns), (b, b_patterns), (drift, drift_patterns) = w["A"], w["B"], w["drift"]
     steps = {
-        "compare": ["--transactions", a, "--patterns-file", a_patterns, "--protocol", "ibm", "--model", "all",
+        "compare": ["--transactions", a, "--patterns-file", a_patterns, "--protocol", "ibm", "--model", args.model,
                     "--tune", "--tune-configurations", "4", "--no-ablation"],
         "transfer": ["--protocol", "transfer", "--transactions", a, "--patterns-file", a_patterns,
-                     "--test-transactions", b, "--test-patterns-file", b_patterns, "--model", "all", "--no-ablation"],
+                     "--test-transactions", b, "--test-patterns-file", b_patterns, "--model", args.model,
+                     "--no-ablation"],
         "prequential": ["--protocol", "prequential", "--transactions", drift, "--patterns-file", drift_patterns,
                         "--label-delay-days", "1"],
     }
     for step in args.steps.split(","):
         cmd = [sys.executable, "-m", "blazingaml.cli", "evaluate", *map(str, steps[step]), "--patterns",
-               *args.patterns, "--threads", "1", "--report", str(root / f"report-{step}"), "--json", "--quiet"]
+               *args.patterns, "--max-work", str(args.max_work), "--threads", "1", "--report",
+               str(root / f"report-{step}"), "--json", "--quiet"]
         load_before = os.getloadavg()
         evaluation, wall = run_json_command(cmd)
         if evaluation is None:
