@@ -55,9 +55,9 @@ def main() -> int:
     ap.add_argument("--steps", default="compare,transfer,prequential")
     ap.add_argument("--patterns", nargs="+", default=[str(ROOT / "patterns")])
     ap.add_argument("--model", default="all", help="the scorers of compare and transfer (evaluate's --model)")
-    ap.add_argument("--max-work", type=int, default=2_000_000,
-                    help="each trigger's path-search bound (evaluate's --max-work); the calibrated worlds' cycle "
-                         "searches need about 10,000 from scale 0.2 on")
+    ap.add_argument("--max-work", help="each trigger's path-search bound, passed to evaluate's --max-work (default: "
+                                       "evaluate's); the calibrated worlds' cycle searches need about 10,000 from "
+                                       "scale 0.2 on")
     args = ap.parse_args()
     root, w = worlds(args.scale, args.seed)
     (a, a_patterns), (b, b_patterns), (drift, drift_patterns) = w["A"], w["B"], w["drift"]
@@ -72,8 +72,8 @@ def main() -> int:
     }
     for step in args.steps.split(","):
         cmd = [sys.executable, "-m", "blazingaml.cli", "evaluate", *map(str, steps[step]), "--patterns",
-               *args.patterns, "--max-work", str(args.max_work), "--threads", "1", "--report",
-               str(root / f"report-{step}"), "--json", "--quiet"]
+               *args.patterns, *(["--max-work", args.max_work] if args.max_work else []), "--threads", "1",
+               "--report", str(root / f"report-{step}"), "--json", "--quiet"]
         load_before = os.getloadavg()
         evaluation, wall = run_json_command(cmd)
         if evaluation is None:

@@ -50,7 +50,9 @@ def steps(text: str) -> int:
 
 
 def add_max_work(p, model: bool = False) -> None:
-    """--max-work: each trigger's path-search step bound (runtime.DEFAULT_MAX_WORK by default)."""
+    """--max-work: each trigger's path-search step bound. The default is runtime.DEFAULT_MAX_WORK written
+    out (a test holds them equal): importing the runtime (0.45 s, with NumPy and pyarrow) would slow the
+    start of every command, `--help` included."""
     p.add_argument("--max-work", type=steps, default=2_000_000, metavar="STEPS",
                    help="per-trigger step bound for path stages (default 2,000,000): a trigger over it gets "
                         "saturated counts. Dense worlds (a day's payroll, purchases and supplies joining most "
